@@ -1,0 +1,39 @@
+# Thin wrapper around CMake. `make run PROMPT="..."` and `make test` each install what
+# they need first (scripts/install-deps.sh, Debian packages).
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc)
+PROMPT     ?= a red cube
+WERROR     ?= ON
+
+.PHONY: all deps build run test test-asan bench clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DVKD_WERROR=$(WERROR) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+# For now: show what vkdream would run on (the generate command lands with the SDS loop).
+run: build
+	@echo "vkdream: the text-to-3D loop is not built yet; showing the runtime for \"$(PROMPT)\" instead"
+	@$(BUILD)/vkdream info
+
+test: build
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	@$(MAKE) --no-print-directory test-asan
+
+# The unit tests once more under AddressSanitizer + UndefinedBehaviorSanitizer.
+test-asan: deps
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DVKD_SANITIZE=ON -DVKD_WERROR=$(WERROR) >/dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+	@cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) -L unit
+
+bench: build
+	@$(BUILD)/vkdream info --bench
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,203 @@
+// `vkdream info [--bench] [--device D]`: what vkdream runs on, and how fast.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "blas.h"
+#include "cli.h"
+#include "ops.h"
+#include "vk.h"
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static void print_devices(const char *chosen_name, int chose_vulkan) {
+    vkd_vk_instance_t *inst = NULL;
+    if (vkd_vk_instance_create(0, &inst) != VKD_OK) {
+        printf("Vulkan: unavailable (%s)\n", vkd_last_error());
+        return;
+    }
+    uint32_t v = VK_API_VERSION_1_0;
+    if (inst->fn.vkEnumerateInstanceVersion) inst->fn.vkEnumerateInstanceVersion(&v);
+    printf("Vulkan: loader %u.%u.%u, %d device(s)\n", VK_API_VERSION_MAJOR(v),
+           VK_API_VERSION_MINOR(v), VK_API_VERSION_PATCH(v), inst->n_devices);
+    for (int i = 0; i < inst->n_devices; i++) {
+        const vkd_vk_device_info_t *d = &inst->devices[i];
+        const VkPhysicalDeviceLimits *l = &d->props.limits;
+        int mark = chose_vulkan && !strcmp(d->props.deviceName, chosen_name);
+        uint64_t local = 0;
+        for (uint32_t h = 0; h < d->mem.memoryHeapCount; h++)
+            if (d->mem.memoryHeaps[h].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT)
+                local += d->mem.memoryHeaps[h].size;
+        printf("  %s vulkan:%d  %s (%s)\n", mark ? "*" : " ", i, d->props.deviceName,
+               vkd_vk_device_type_name(d->props.deviceType));
+        printf("        driver %s %s, Vulkan %u.%u.%u\n", d->driver.driverName, d->driver.driverInfo,
+               VK_API_VERSION_MAJOR(d->props.apiVersion), VK_API_VERSION_MINOR(d->props.apiVersion),
+               VK_API_VERSION_PATCH(d->props.apiVersion));
+        printf("        device-local memory %.1f GiB; max storage buffer %u MiB; shared memory %u "
+               "KiB; workgroup <= %u invocations, count <= %u x %u x %u; push constants %u B; "
+               "timestamps %s; compute queue family %d\n",
+               local / 1073741824.0, l->maxStorageBufferRange >> 20,
+               l->maxComputeSharedMemorySize >> 10, l->maxComputeWorkGroupInvocations,
+               l->maxComputeWorkGroupCount[0], l->maxComputeWorkGroupCount[1],
+               l->maxComputeWorkGroupCount[2], l->maxPushConstantsSize,
+               d->has_timestamps ? "yes" : "no", d->compute_family);
+    }
+    vkd_vk_instance_destroy(inst);
+}
+
+// ---- benchmarks --------------------------------------------------------------------------
+
+typedef struct {
+    int M, N, K;
+    const char *what;
+} bench_shape_t;
+
+static const bench_shape_t k_shapes[] = {
+    {65536, 64, 64, "NeRF MLP layer, width 64"},
+    {65536, 128, 128, "NeRF MLP layer, width 128"},
+    {1024, 64, 576, "32x32 conv 3x3, 64 ch (im2col)"},
+    {1024, 1024, 1024, "square reference"},
+};
+
+// Run `reps` GEMMs (recorded back to back on Vulkan, one sync) and return seconds.
+static vkd_status_t time_gemm(vkd_backend_t *be, vkd_buf_t c, vkd_buf_t a, vkd_buf_t b,
+                              const vkd_gemm_t *g, int reps, double *secs) {
+    VKD_TRY(vkd_backend_sync(be));
+    double t0 = now_s();
+    for (int r = 0; r < reps; r++) VKD_TRY(op_gemm_forward(be, c, a, b, VKD_BUF_NONE, g));
+    VKD_TRY(vkd_backend_sync(be));
+    *secs = now_s() - t0;
+    return VKD_OK;
+}
+
+static vkd_status_t bench_backend(vkd_backend_t *be, double budget_s) {
+    size_t maxa = 0, maxb = 0, maxc = 0;
+    for (size_t i = 0; i < sizeof k_shapes / sizeof *k_shapes; i++) {
+        const bench_shape_t *s = &k_shapes[i];
+        if ((size_t)s->M * s->K > maxa) maxa = (size_t)s->M * s->K;
+        if ((size_t)s->K * s->N > maxb) maxb = (size_t)s->K * s->N;
+        if ((size_t)s->M * s->N > maxc) maxc = (size_t)s->M * s->N;
+    }
+    size_t bw_n = (size_t)16 << 20; // 64 MiB per buffer for the bandwidth test
+    vkd_arena_t *arena;
+    VKD_TRY(vkd_arena_create(be, "bench", (maxa + maxb + maxc + 2 * bw_n) * sizeof(float) +
+                                              8 * VKD_BUF_ALIGN, &arena));
+    vkd_status_t st = VKD_OK;
+    vkd_buf_t a, b, c, x, y;
+    if ((st = vkd_arena_alloc(arena, maxa, &a)) || (st = vkd_arena_alloc(arena, maxb, &b)) ||
+        (st = vkd_arena_alloc(arena, maxc, &c)) || (st = vkd_arena_alloc(arena, bw_n, &x)) ||
+        (st = vkd_arena_alloc(arena, bw_n, &y)))
+        goto done;
+    if ((st = op_rng_uniform(be, a, maxa, 1, 0, 0)) || (st = op_rng_uniform(be, b, maxb, 1, 1, 0)) ||
+        (st = op_fill(be, x, 1.0f, bw_n)))
+        goto done;
+    printf("  %-34s %9s %10s %9s\n", "GEMM M x N x K", "ms", "GFLOP/s", "reps");
+    for (size_t i = 0; i < sizeof k_shapes / sizeof *k_shapes; i++) {
+        const bench_shape_t *s = &k_shapes[i];
+        vkd_gemm_t g = {.M = s->M, .N = s->N, .K = s->K, .alpha = 1, .beta = 0, .batch = 1};
+        double flop = 2.0 * s->M * s->N * s->K, secs = 0;
+        if ((st = time_gemm(be, c, a, b, &g, 1, &secs))) goto done; // warm-up (pipeline build)
+        if ((st = time_gemm(be, c, a, b, &g, 1, &secs))) goto done;
+        int reps = (int)(budget_s / (secs > 1e-6 ? secs : 1e-6));
+        if (reps < 1) reps = 1;
+        if (reps > 200) reps = 200;
+        if ((st = time_gemm(be, c, a, b, &g, reps, &secs))) goto done;
+        char label[64];
+        snprintf(label, sizeof label, "%d x %d x %d", s->M, s->N, s->K);
+        printf("  %-34s %9.3f %10.1f %9d   %s\n", label, secs / reps * 1e3, flop * reps / secs * 1e-9,
+               reps, s->what);
+    }
+    // Bandwidth: a copy reads and writes 4 bytes per element.
+    double secs = 0;
+    if ((st = op_copy(be, y, x, bw_n)) || (st = vkd_backend_sync(be))) goto done;
+    int reps = 0;
+    double t0 = now_s();
+    do {
+        for (int r = 0; r < 4; r++)
+            if ((st = op_copy(be, y, x, bw_n))) goto done;
+        if ((st = vkd_backend_sync(be))) goto done;
+        reps += 4;
+        secs = now_s() - t0;
+    } while (secs < budget_s);
+    printf("  %-34s %9.3f %10.1f GB/s  (copy of 64 MiB, read + write)\n", "memory bandwidth",
+           secs / reps * 1e3, 2.0 * bw_n * 4 * reps / secs * 1e-9);
+done:
+    vkd_arena_destroy(arena);
+    return st;
+}
+
+static int usage(FILE *f) {
+    fprintf(f, "usage: vkdream info [--bench] [--device auto|cpu|vulkan|vulkan:N|NAME]\n"
+               "  --bench     measure GEMM GFLOP/s on the project's shapes and memory bandwidth,\n"
+               "              on the CPU backend and on the Vulkan device (--device picks it)\n");
+    return f == stdout ? 0 : 2;
+}
+
+int cmd_info(int argc, char **argv) {
+    int bench = 0;
+    const char *device = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--bench")) bench = 1;
+        else if (!strcmp(argv[i], "--device") && i + 1 < argc) device = argv[++i];
+        else if (!strncmp(argv[i], "--device=", 9)) device = argv[i] + 9;
+        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return usage(stdout);
+        else {
+            fprintf(stderr, "vkdream info: unknown option '%s'\n", argv[i]);
+            return usage(stderr);
+        }
+    }
+    printf("vkdream %s (C11, %s build)\n", VKD_VERSION,
+#ifdef NDEBUG
+           "release"
+#else
+           "debug"
+#endif
+    );
+    const vkd_blas_info_t *bi = vkd_blas_info();
+    printf("OpenBLAS: core %s (%s), %d thread(s), %s; check vs plain C: %s (rel err %.1e)\n",
+           bi->core, bi->source, bi->threads,
+           bi->parallel == 2 ? "OpenMP" : bi->parallel == 1 ? "pthreads" : "sequential",
+           bi->verified ? "passed" : "FAILED, using built-in GEMM", bi->check_rel_err);
+    printf("          %s\n", bi->config);
+
+    vkd_backend_t *be = NULL;
+    vkd_backend_opts_t o = {.device = device, .validate = -1, .quiet = 1};
+    if (vkd_backend_create(&o, &be) != VKD_OK)
+        return cli_error("see the device list with `vkdream info`; --device cpu always works");
+    int is_vk = vkd_backend_kind(be) == VKD_BACKEND_VULKAN;
+    print_devices(vkd_backend_name(be), is_vk);
+    printf("Chosen backend: %s%s\n", is_vk ? "vulkan: " : "cpu (OpenBLAS + OpenMP)",
+           is_vk ? vkd_backend_name(be) : "");
+    if (!is_vk && (!device || !strcmp(device, "auto")))
+        printf("  (auto picks a discrete or integrated GPU when there is one; CPU Vulkan drivers "
+               "such as lavapipe are 10-20x slower than OpenBLAS here)\n");
+    int rc = 0;
+    if (bench) {
+        vkd_backend_t *cpu = NULL, *vk = NULL;
+        vkd_backend_opts_t oc = {.device = "cpu"};
+        if (vkd_backend_create(&oc, &cpu) != VKD_OK) return cli_error(NULL);
+        printf("\nBenchmark, backend cpu (OpenBLAS core %s):\n", bi->core);
+        if (bench_backend(cpu, 0.5) != VKD_OK) rc = cli_error(NULL);
+        vkd_backend_destroy(cpu);
+        if (is_vk) vk = be;
+        else {
+            vkd_backend_opts_t ov = {.device = "vulkan", .validate = 0};
+            if (vkd_backend_create(&ov, &vk) != VKD_OK) {
+                printf("\nBenchmark, Vulkan: skipped (%s)\n", vkd_last_error());
+                vk = NULL;
+            }
+        }
+        if (vk) {
+            printf("\nBenchmark, backend vulkan (%s):\n", vkd_backend_name(vk));
+            if (bench_backend(vk, 1.0) != VKD_OK) rc = cli_error(NULL);
+            if (vk != be) vkd_backend_destroy(vk);
+        }
+    }
+    vkd_backend_destroy(be);
+    return rc;
+}

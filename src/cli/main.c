@@ -1,0 +1,48 @@
+// vkdream command-line entry point: subcommand dispatch.
+#include <stdio.h>
+#include <string.h>
+
+#include "blas.h"
+#include "cli.h"
+#include "status.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "vkdream %s — text-to-3D score distillation on Vulkan and the CPU\n"
+            "\n"
+            "usage: vkdream <command> [options]\n"
+            "\n"
+            "commands:\n"
+            "  info [--bench] [--device D]   devices, OpenBLAS kernel, build; --bench measures\n"
+            "                                GEMM and bandwidth on each backend\n"
+            "\n"
+            "Run `vkdream <command> --help` for a command's options.\n",
+            VKD_VERSION);
+}
+
+int cli_error(const char *hint) {
+    fprintf(stderr, "vkdream: %s\n", vkd_last_error());
+    if (hint) fprintf(stderr, "  %s\n", hint);
+    return 1;
+}
+
+int main(int argc, char **argv) {
+    vkd_blas_init(argc, argv);
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+        printf("vkdream %s\n", VKD_VERSION);
+        return 0;
+    }
+    if (!strcmp(cmd, "info")) return cmd_info(argc - 1, argv + 1);
+    fprintf(stderr, "vkdream: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return 2;
+}
