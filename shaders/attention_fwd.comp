@@ -20,7 +20,7 @@
 // of 4 in shared memory, so any D works. This matters on lavapipe beyond speed: llvmpipe
 // stops every loop of an invocation once the invocation has run 65535 loop iterations in
 // total (a hang guard, Mesa's LP_MAX_TGSI_LOOP_ITERATIONS), silently truncating the
-// result; 16 FMAs per iteration keep Lk * (D + Dv) up to ~700k within it, and
+// result; 16 FMAs per iteration keep Lk * (D + Dv) up to ~650k within it, and
 // src/ops/attention_vk.c refuses larger shapes on llvmpipe instead of computing garbage.
 //
 // On real GPUs: q and the output row live in private vec4 arrays indexed by loop

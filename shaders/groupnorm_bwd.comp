@@ -9,7 +9,7 @@
 //   could only be handed to a wider elementwise pass through a scratch buffer the op
 //   signature does not have, so the group workgroup applies them itself.
 // * Channel workgroups (the rest), grid-stride over channels: one workgroup owns channel
-//   c and walks its B*HW elements (contiguous HW runs, coalesced), then reduces in shared
+//   c and walks its B runs of HW elements (coalesced), then reduces in shared
 //   memory and adds to dweight/dbias. Owning the channel means no atomics (float atomics
 //   are optional in Vulkan and make sums order-dependent) and a deterministic result.
 // The two kinds only read dout/inp/weight/mean/rstd, so they run in the same dispatch.
@@ -53,27 +53,34 @@ vec2 wg_sum2(vec2 v) {
     return r;
 }
 
+// Per channel, then along HW: the channel (and its weight) is uniform, so no per-element
+// integer division (slow on every GPU, scalarised on lavapipe).
 void groups(uint gid) {
     uint lid = gl_LocalInvocationID.x;
     uint cpg = pc.C / pc.G;
-    uint n = cpg * pc.HW;
-    float fn = float(n);
+    float fn = float(cpg * pc.HW);
     for (uint it = gid; it < pc.B * pc.G; it += pc.item_groups) {
-        uint base = it * n;
+        uint base = it * cpg * pc.HW;
         uint c0 = (it % pc.G) * cpg; // first channel of the group
         float mu = mean_[it], r = rstd_[it];
         vec2 acc = vec2(0.0);
-        for (uint j = lid; j < n; j += WG) {
-            float g = dy[base + j];
-            if (pc.has_w != 0) g *= w[c0 + j / pc.HW];
-            acc += vec2(g, g * ((x[base + j] - mu) * r));
+        for (uint cc = 0; cc < cpg; cc++) {
+            float wc = pc.has_w != 0 ? w[c0 + cc] : 1.0;
+            uint cb = base + cc * pc.HW;
+            for (uint j = lid; j < pc.HW; j += WG) {
+                float g = dy[cb + j] * wc;
+                acc += vec2(g, g * ((x[cb + j] - mu) * r));
+            }
         }
         vec2 s = wg_sum2(acc);
         float mg = s.x / fn, mgx = s.y / fn;
-        for (uint j = lid; j < n; j += WG) {
-            float g = dy[base + j];
-            if (pc.has_w != 0) g *= w[c0 + j / pc.HW];
-            dx[base + j] += r * (g - mg - ((x[base + j] - mu) * r) * mgx);
+        for (uint cc = 0; cc < cpg; cc++) {
+            float wc = pc.has_w != 0 ? w[c0 + cc] : 1.0;
+            uint cb = base + cc * pc.HW;
+            for (uint j = lid; j < pc.HW; j += WG) {
+                float g = dy[cb + j] * wc;
+                dx[cb + j] += r * (g - mg - ((x[cb + j] - mu) * r) * mgx);
+            }
         }
     }
 }
@@ -81,16 +88,17 @@ void groups(uint gid) {
 void channels(uint cgid) {
     uint lid = gl_LocalInvocationID.x;
     uint cpg = pc.C / pc.G;
-    uint m = pc.B * pc.HW;
     for (uint c = cgid; c < pc.C; c += pc.chan_groups) {
         uint g = c / cpg;
         vec2 acc = vec2(0.0); // (sum dout*xhat, sum dout)
-        for (uint t = lid; t < m; t += WG) {
-            uint b = t / pc.HW;
-            uint i = (b * pc.C + c) * pc.HW + (t - b * pc.HW);
+        for (uint b = 0; b < pc.B; b++) {
             uint it = b * pc.G + g;
-            float gv = dy[i];
-            acc += vec2(gv * ((x[i] - mean_[it]) * rstd_[it]), gv);
+            float mu = mean_[it], r = rstd_[it];
+            uint cb = (b * pc.C + c) * pc.HW;
+            for (uint j = lid; j < pc.HW; j += WG) {
+                float gv = dy[cb + j];
+                acc += vec2(gv * ((x[cb + j] - mu) * r), gv);
+            }
         }
         vec2 s = wg_sum2(acc);
         if (lid == 0) {

@@ -5,9 +5,10 @@
 // Each dispatch covers the rows [row0, row1); the host splits very tall inputs into
 // several dispatches (dweight/dbias accumulate across them in order) so that no
 // invocation exceeds lavapipe's loop limit (see src/ops/layernorm_vk.c).
-// * Row groups (gl_WorkGroupID.x < row_groups), grid-stride over rows: one workgroup per
-//   row, coalesced over columns; the two row sums (g = dout*w, g*xhat) go through one
-//   shared-memory tree of vec2, then dinp = rstd * (g - mean(g) - xhat*mean(g*xhat)).
+// * Row groups (gl_WorkGroupID.x < row_groups), grid-stride over row blocks: teams of T
+//   lanes per row as in layernorm_fwd.comp, coalesced over columns; the two row sums
+//   (g = dout*w, g*xhat) go through one shared-memory tree of vec2 per team, then
+//   dinp = rstd * (g - mean(g) - xhat*mean(g*xhat)).
 // * Column groups (the rest), grid-stride over blocks of 8 columns: each workgroup owns
 //   8 columns and 16 row lanes that stride over the rows, then reduces the 16 partials
 //   in shared memory and adds them to dweight/dbias.
@@ -37,6 +38,7 @@ layout(push_constant) uniform PC {
     uint row0;       // rows [row0, row1) of (N, D) in this dispatch
     uint row1;
     uint D;
+    uint T;          // lanes per row in the row groups: a power of two dividing 128
     uint has_w;      // 0: weight absent (= 1)
     uint has_dw;     // 0: dweight absent
     uint has_db;     // 0: dbias absent
@@ -51,29 +53,37 @@ shared vec2 red[WG];
 
 void rows(uint gid) {
     uint lid = gl_LocalInvocationID.x;
+    uint T = pc.T, lane = lid & (T - 1), team = lid >> findLSB(T); // T: a power of two
+    uint rows_per_group = WG >> findLSB(T);
     float fd = float(pc.D);
-    for (uint row = pc.row0 + gid; row < pc.row1; row += pc.row_groups) {
+    for (uint rb = pc.row0 + gid * rows_per_group; rb < pc.row1;
+         rb += pc.row_groups * rows_per_group) {
+        uint row = rb + team;
+        bool live = row < pc.row1; // the last block may be partial; barriers stay uniform
         uint base = row * pc.D;
-        float mu = mean_[row], r = rstd_[row];
+        float mu = live ? mean_[row] : 0.0, r = live ? rstd_[row] : 0.0;
         vec2 acc = vec2(0.0);
-        for (uint j = lid; j < pc.D; j += WG) {
-            float g = dy[base + j];
-            if (pc.has_w != 0) g *= w[j];
-            acc += vec2(g, g * ((x[base + j] - mu) * r));
-        }
+        if (live)
+            for (uint j = lane; j < pc.D; j += T) {
+                float g = dy[base + j];
+                if (pc.has_w != 0) g *= w[j];
+                acc += vec2(g, g * ((x[base + j] - mu) * r));
+            }
         red[lid] = acc;
         barrier();
-        for (uint s = WG / 2; s > 0; s >>= 1) {
-            if (lid < s) red[lid] += red[lid + s];
+        for (uint s = T / 2; s > 0; s >>= 1) {
+            if (lane < s) red[lid] += red[lid + s];
             barrier();
         }
-        float mg = red[0].x / fd, mgx = red[0].y / fd;
-        barrier(); // red is rewritten for the next row
-        for (uint j = lid; j < pc.D; j += WG) {
-            float g = dy[base + j];
-            if (pc.has_w != 0) g *= w[j];
-            dx[base + j] += r * (g - mg - ((x[base + j] - mu) * r) * mgx);
-        }
+        vec2 tot = red[lid - lane];
+        barrier(); // red is rewritten for the next block
+        float mg = tot.x / fd, mgx = tot.y / fd;
+        if (live)
+            for (uint j = lane; j < pc.D; j += T) {
+                float g = dy[base + j];
+                if (pc.has_w != 0) g *= w[j];
+                dx[base + j] += r * (g - mg - ((x[base + j] - mu) * r) * mgx);
+            }
     }
 }
 

@@ -42,7 +42,7 @@ shared float red[WG];
 // Sum of v over the calling invocation's team of T lanes; every lane gets the result.
 float team_sum(float v) {
     uint lid = gl_LocalInvocationID.x;
-    uint lane = lid % pc.T;
+    uint lane = lid & (pc.T - 1);
     red[lid] = v;
     barrier();
     for (uint s = pc.T / 2; s > 0; s >>= 1) {
@@ -56,12 +56,14 @@ float team_sum(float v) {
 
 void main() {
     uint lid = gl_LocalInvocationID.x;
-    uint T = pc.T, lane = lid % T;
-    uint rows_per_group = WG / T;
+    // T is a power of two: mask and shift instead of integer division (scalarised on
+    // lavapipe, slow on GPUs).
+    uint T = pc.T, lane = lid & (T - 1), team = lid >> findLSB(T);
+    uint rows_per_group = WG >> findLSB(T);
     float fd = float(pc.D);
     for (uint rb = pc.row0 + gl_WorkGroupID.x * rows_per_group; rb < pc.row1;
          rb += gl_NumWorkGroups.x * rows_per_group) {
-        uint row = rb + lid / T;
+        uint row = rb + team;
         bool live = row < pc.row1; // the last block may be partial; barriers stay uniform
         uint base = row * pc.D;
         float x0 = live ? x[base] : 0.0;
@@ -76,16 +78,17 @@ void main() {
                 v += c * c;
             }
         float r = 1.0 / sqrt(team_sum(v) / fd + pc.eps);
-        if (!live) continue;
-        if (lane == 0) {
-            mean_[row] = x0 + ms;
-            rstd_[row] = r;
-        }
-        for (uint j = lane; j < pc.D; j += T) {
-            float o = ((x[base + j] - x0) - ms) * r;
-            if (pc.has_w != 0) o *= w[j];
-            if (pc.has_b != 0) o += bia[j];
-            y[base + j] = o;
+        if (live) {
+            if (lane == 0) {
+                mean_[row] = x0 + ms;
+                rstd_[row] = r;
+            }
+            for (uint j = lane; j < pc.D; j += T) {
+                float o = ((x[base + j] - x0) - ms) * r;
+                if (pc.has_w != 0) o *= w[j];
+                if (pc.has_b != 0) o += bia[j];
+                y[base + j] = o;
+            }
         }
     }
 }

@@ -23,6 +23,8 @@ vkd_status_t op_copy(vkd_backend_t *be, vkd_buf_t out, vkd_buf_t inp, size_t n);
 // op(A) is (M,K): A is stored (M,K), or (K,M) when trans_a. op(B) is (K,N): B is stored
 // (K,N), or (N,K) when trans_b. Batch strides are in elements (0 = shared operand).
 // With beta == 0, C is not read (NaN in C does not propagate).
+// stride_c == 0 with batch > 1 sums all batches into one C (bias added once): that is how
+// the gradient of a shared operand is accumulated. 0 < stride_c < M*N is rejected.
 typedef struct {
     int M, N, K;
     int trans_a, trans_b;
@@ -59,7 +61,7 @@ vkd_status_t op_unary_backward(vkd_backend_t *be, vkd_buf_t dinp, vkd_buf_t dout
                                size_t n, vkd_act_t act);
 
 typedef enum { VKD_BIN_ADD = 0, VKD_BIN_MUL = 1 } vkd_binop_t;
-// out[i] = a[i] (op) b[(i / b_inner) % b_n] for i < n: b is broadcast. b_inner = 1 and
+// out[i] = a[i] (op) b[(i / b_inner) % b_n] for i < n: b (b_n) is broadcast. b_inner = 1 and
 // b_n = n is plain elementwise; NCHW per-channel is b_inner = H*W, b_n = C; per (batch,
 // channel) is b_inner = H*W, b_n = B*C. n must be a multiple of b_n * b_inner.
 typedef struct {
@@ -69,7 +71,7 @@ typedef struct {
 } vkd_binary_t;
 vkd_status_t op_binary_forward(vkd_backend_t *be, vkd_buf_t out, vkd_buf_t a, vkd_buf_t b,
                                const vkd_binary_t *d);
-// da (n) += dL/da, db (b_n*b_inner) += dL/db (summed over the broadcast). Either may be NONE.
+// da (n) += dL/da, db (b_n) += dL/db (summed over the broadcast). Either may be NONE.
 vkd_status_t op_binary_backward(vkd_backend_t *be, vkd_buf_t da, vkd_buf_t db, vkd_buf_t dout,
                                 vkd_buf_t a, vkd_buf_t b, const vkd_binary_t *d);
 
@@ -174,7 +176,9 @@ vkd_status_t op_adam_step(vkd_backend_t *be, vkd_buf_t param, vkd_buf_t m, vkd_b
 // Philox-4x32-10 keyed by seed; element i of a draw uses counter block
 // (offset + i) / 4 (low, high words) with (stream low, stream high) as the other two
 // counter words, and takes word (offset + i) % 4 of the result. Identical bits on both
-// backends. uniform: (0, 1); normal: Box-Muller on the two word pairs of each block.
+// backends. uniform: ((w >> 9) + 0.5) * 2^-23, in [2^-24, 1 - 2^-24] and exact in float;
+// normal: Box-Muller on the two word pairs (u1, u2) of each block: sqrt(-2 ln u1) times
+// cos(2 pi u2) for the even element, sin(2 pi u2) for the odd one.
 vkd_status_t op_rng_uniform(vkd_backend_t *be, vkd_buf_t out, size_t n, uint64_t seed,
                             uint64_t stream, uint64_t offset);
 vkd_status_t op_rng_normal(vkd_backend_t *be, vkd_buf_t out, size_t n, uint64_t seed,

@@ -307,6 +307,25 @@ static void attention_cpu_vs_vulkan_many_groups(tctx_t *T) {
     check_vk(T, &c);
 }
 
+// llvmpipe truncates shader loops after 65535 iterations per invocation; a shape past
+// that must be refused with a message, never computed wrong. Elsewhere it must work.
+static void attention_vulkan_long_keys(tctx_t *T) {
+    att_case_t c = AC(1, 1, 3, 9000, 40, 40, 0, LAYOUT_BHLD);
+    if (!strstr(vkd_backend_name(T->vk), "llvmpipe")) {
+        check_vk(T, &c);
+        return;
+    }
+    att_data_t d = make_data(&c, T->seed);
+    vkd_buf_t q = test_buf(T, T->vk_arena, d.q, d.nq), k = test_buf(T, T->vk_arena, d.k, d.nk);
+    vkd_buf_t v = test_buf(T, T->vk_arena, d.v, d.nv), out = test_buf(T, T->vk_arena, NULL, d.no);
+    vkd_status_t st = op_attention_forward(T->vk, out, q, k, v, &d.a);
+    CHECK(T, st == VKD_ERR_UNSUPPORTED, "llvmpipe: Lk = 9000 gave status %d, not UNSUPPORTED", st);
+    printf("  refused as expected: %s\n", vkd_last_error());
+    free_data(&d);
+    c.Lk = 8000; // just inside the limit: must be right
+    check_vk(T, &c);
+}
+
 static const tcase_t cases[] = {
     TCASE_CPU(attention_vs_reference),
     TCASE_CPU(attention_peaked_scores),
@@ -314,5 +333,6 @@ static const tcase_t cases[] = {
     TCASE_CPU(attention_rejects_bad_args),
     TCASE_VK(attention_cpu_vs_vulkan),
     TCASE_VK(attention_cpu_vs_vulkan_many_groups),
+    TCASE_VK(attention_vulkan_long_keys),
 };
 TEST_MAIN(cases)

@@ -142,6 +142,22 @@ static void erf_accuracy(tctx_t *T) {
         CHECK(T, vkd_erfcf(big[i]) == (big[i] > 0 ? 0.0f : 2.0f), "erfc(%g)", (double)big[i]);
     }
     CHECK(T, vkd_erff(0.0f) == 0.0f, "erf(0) = %g", (double)vkd_erff(0.0f));
+    // The vectorisable exp behind every activation: relative error over its normal range.
+    double worst_exp = 0;
+    float at_exp = 0;
+    for (int i = 0; i <= 1000000; i++) {
+        const float x = -87.0f + 175.7f * (float)i / 1e6f; // [-87, 88.7]
+        const double e = fabs((double)vkd_expf(x) - exp((double)x)) / exp((double)x);
+        if (!(e <= worst_exp)) worst_exp = e, at_exp = x;
+    }
+    printf("  exp max rel err %.3g at %g (%.2f ulp)\n", worst_exp, (double)at_exp,
+           worst_exp / 5.96e-8);
+    CHECK(T, worst_exp <= 3e-7, "vkd_expf: max rel error %.3g at %g", worst_exp, (double)at_exp);
+    CHECK(T, vkd_expf(0.0f) == 1.0f && vkd_expf(-INFINITY) == 0.0f && isinf(vkd_expf(89.0f)) &&
+                 isinf(vkd_expf(INFINITY)) && isnan(vkd_expf(NAN)) && isfinite(vkd_expf(88.7f)),
+          "vkd_expf special values");
+    CHECK(T, vkd_expf(-100.0f) > 0.0f && vkd_expf(-100.0f) < 1e-43f, "vkd_expf(-100) = %g",
+          (double)vkd_expf(-100.0f));
 }
 
 // ---- activations ------------------------------------------------------------------------
@@ -534,6 +550,16 @@ static void vk_scale_fill_copy(tctx_t *T) {
     CHECK(T, memcmp(c, x, n * sizeof(float)) == 0, "copy differs");
     CHECK(T, x1[0] == 7.0f && x1[1] == x[1], "fill n=1 wrote the wrong elements");
     CHECK_OK(T, op_fill(T->vk, VKD_BUF_NONE, 0.0f, 0)); // n = 0 records nothing
+    // n = 1 through an activation and its backward (x[0] is 7 on both backends now).
+    CHECK_OK(T, op_fill(T->cpu, cx, 7.0f, 1));
+    CHECK_OK(T, op_unary_forward(T->vk, vo, vx, 1, VKD_ACT_GELU));
+    CHECK_OK(T, op_unary_forward(T->cpu, co, cx, 1, VKD_ACT_GELU));
+    CHECK_OK(T, op_unary_backward(T->vk, vd, vg, vx, 1, VKD_ACT_SOFTPLUS));
+    CHECK_OK(T, op_unary_backward(T->cpu, cd, cg, cx, 1, VKD_ACT_SOFTPLUS));
+    float *o1 = test_read(T, vo, 2), *d1 = test_read(T, vd, 2);
+    test_compare(T, "gelu n=1", o1, co.host, 2, 1e-5);
+    test_compare(T, "softplus backward n=1", d1, cd.host, 2, 1e-5);
+    free(o1), free(d1);
     free(x), free(g), free(o), free(d), free(c), free(x1);
 }
 

@@ -344,10 +344,11 @@ static void layernorm_vs_reference(tctx_t *T) {
     for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) check_cpu_vs_ref(T, &cs[i], 0.0f);
 }
 
-// 1000 + N(0, 1): a one-pass or unshifted float mean loses the normalised output.
+// 10000 + N(0, 1): a one-pass variance, or x - mean with the mean rounded to float
+// (half an ulp = 5e-4 here), loses the normalised output.
 static void layernorm_large_mean(tctx_t *T) {
     const norm_case_t cs[] = {LN(16, 1280, 1, 1), LN(9, 77, 0, 0)};
-    for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) check_cpu_vs_ref(T, &cs[i], 1000.0f);
+    for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) check_cpu_vs_ref(T, &cs[i], 10000.0f);
 }
 
 static void layernorm_backward_fd(tctx_t *T) {
@@ -365,7 +366,7 @@ static void groupnorm_vs_reference(tctx_t *T) {
 
 static void groupnorm_large_mean(tctx_t *T) {
     const norm_case_t cs[] = {GN(2, 64, 64, 32, 1, 1), GN(1, 32, 16, 32, 0, 1)};
-    for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) check_cpu_vs_ref(T, &cs[i], 1000.0f);
+    for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) check_cpu_vs_ref(T, &cs[i], 10000.0f);
 }
 
 static void groupnorm_backward_fd(tctx_t *T) {

@@ -2,21 +2,60 @@
 // the unary ops and for fused CPU code elsewhere. shaders/common/activation.glsl is the
 // GLSL twin (same formulas, same coefficients): keep the two in step.
 //
+// Written for the vectoriser: no library calls (vkd_expf below replaces expf, and
+// ternaries replace fminf/fmaxf, which GCC keeps as calls) and no branches in the math
+// (both sides of a choice are computed and one is selected), so a loop over
+// vkd_act_fwd(K, x[i]) becomes SIMD code. GCC only if-converts these selects when FP
+// operations may not trap: a file with such loops compiles with -fno-trapping-math
+// (elementwise_cpu.c sets it by pragma); elsewhere the code is correct, just scalar.
+//
 // Numerics (all in float, stable over the whole float range):
 // - sigmoid from e = exp(-|x|): 1/(1+e) or e/(1+e), never exp of a large positive value;
 //   the complement 1 - sigmoid(x) = sigmoid(-x) comes from the same e, so derivatives
 //   such as s (1 - s) keep full relative precision in both tails.
 // - softplus(x) = max(x, 0) + log1p(exp(-|x|)) (x for x > 20, as ops.h documents);
 //   log1p by the atanh series, polynomial only (GPU log is inaccurate near 1).
-// - exact GELU needs erf, which GLSL lacks; vkd_erff below is a float erf with measured
-//   max |error| 6.2e-8 on [-11, 11] (1e5 points, float32 evaluation simulated in Python
-//   against double erf); tests/test_op_elementwise.c checks it against C's erf.
+// - exact GELU needs erf, which GLSL lacks; vkd_erff below is a float erf with max
+//   |error| 6.7e-8 on [-11, 11] (tests/test_op_elementwise.c, erf_accuracy: 1e6 points
+//   against C's double erf; relative error of erfc <= 3.7e-7, of Phi <= 4.8e-7).
+// - vkd_expf: max relative error 1.0e-7 (1.7 x 2^-24) on [-87, 88.7], same test.
 #ifndef VKD_ACTIVATION_H
 #define VKD_ACTIVATION_H
 
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+
+// ---- exp ------------------------------------------------------------------------------------
+// exp(x) = 2^n e^r, n = round(x / ln 2), r = x - n ln 2 in [-0.35, 0.35] (Cody-Waite: ln 2
+// split so that n * LN2_HI is exact), e^r by its Taylor series to r^7 (truncation 6e-9
+// relative). 2^n is applied as two normal powers of two, so results down into the
+// denormal range round once and 88.4 < x < 88.7 does not overflow early. NaN propagates.
+static inline float vkd_pow2i(int32_t n) { // 2^n for n in [-126, 127]
+    const uint32_t bits = (uint32_t)(n + 127) << 23;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+static inline float vkd_expf(float x) {
+    float xc = x > -104.0f ? x : -104.0f; // beyond: 0 and inf anyway; NaN -> -104
+    xc = xc < 89.0f ? xc : 89.0f;
+    // Round to nearest by adding and removing 1.5 * 2^23 (no rounding instruction needed).
+    const float n = (xc * 1.44269504f + 12582912.0f) - 12582912.0f;
+    const float r = (xc - n * 0.693145751953125f) - n * 1.428606765330187e-06f;
+    float p = 1.0f / 5040.0f;
+    p = p * r + 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    const int32_t ni = (int32_t)n, n1 = ni / 2;
+    const float e = (p * vkd_pow2i(n1)) * vkd_pow2i(ni - n1);
+    return x != x ? x : e;
+}
 
 // ---- erf / erfc / normal CDF ------------------------------------------------------------
 // |z| < 1: erf(z) = z + z * P(z^2), P fitted to erf(z)/z - 1 on z^2 in [0, 1] (degree 6,
@@ -39,14 +78,15 @@ static inline float vkd_erf_small(float z) {
 // (Rounded a^2 would cost up to 2.4e-6 relative error at a = 9.) a is clamped at 20,
 // where the result has underflowed anyway; that also maps inf to 0 instead of NaN.
 static inline float vkd_exp_neg_sq(float a, float c) {
-    a = fminf(fabsf(a), 20.0f);
+    a = fabsf(a);
+    a = a < 20.0f ? a : 20.0f; // NaN -> 20
     uint32_t bits;
     memcpy(&bits, &a, sizeof bits);
     bits &= 0xFFFFF000u;
     float ah;
     memcpy(&ah, &bits, sizeof ah);
     const float lo = (a - ah) * (a + ah);
-    return expf(-c * (ah * ah)) * expf(-c * lo);
+    return vkd_expf(-c * (ah * ah)) * vkd_expf(-c * lo);
 }
 
 // erfc(z) exp(z^2) for z >= 1, as t R(t) with t = 1 / (1 + z/2): R is smooth and of one
@@ -69,18 +109,20 @@ static inline float vkd_erfcx_large(float z) {
     return t * r;
 }
 
+// The branches below are selects: both sides are computed (each is finite on the other's
+// domain, or its lane is discarded).
 static inline float vkd_erff(float x) {
     const float a = fabsf(x);
-    if (a < 1.0f) return vkd_erf_small(x);
     const float r = 1.0f - vkd_exp_neg_sq(a, 1.0f) * vkd_erfcx_large(a);
-    return x > 0.0f ? r : -r;
+    const float large = x > 0.0f ? r : -r;
+    return a < 1.0f ? vkd_erf_small(x) : large;
 }
 
 static inline float vkd_erfcf(float x) {
     const float a = fabsf(x);
-    if (a < 1.0f) return 1.0f - vkd_erf_small(x);
     const float c = vkd_exp_neg_sq(a, 1.0f) * vkd_erfcx_large(a);
-    return x > 0.0f ? c : 2.0f - c;
+    const float large = x > 0.0f ? c : 2.0f - c;
+    return a < 1.0f ? 1.0f - vkd_erf_small(x) : large;
 }
 
 // Standard normal CDF Phi(x) = erfc(-x / sqrt 2) / 2. The tail uses exp(-x^2/2) of the
@@ -88,15 +130,15 @@ static inline float vkd_erfcf(float x) {
 static inline float vkd_ncdff(float x) {
     const float a = fabsf(x);
     const float z = a * 0.70710678f;
-    if (z < 1.0f) return 0.5f + 0.5f * vkd_erf_small(x * 0.70710678f);
     const float tail = 0.5f * vkd_exp_neg_sq(a, 0.5f) * vkd_erfcx_large(z);
-    return x > 0.0f ? 1.0f - tail : tail;
+    const float large = x > 0.0f ? 1.0f - tail : tail;
+    return z < 1.0f ? 0.5f + 0.5f * vkd_erf_small(x * 0.70710678f) : large;
 }
 
 // ---- sigmoid family -------------------------------------------------------------------------
 // s = sigmoid(x), *sm = 1 - s = sigmoid(-x), both to full relative precision.
 static inline float vkd_sigmoid2f(float x, float *sm) {
-    const float e = expf(-fabsf(x));
+    const float e = vkd_expf(-fabsf(x));
     const float r = 1.0f / (1.0f + e);
     const float small = e * r;
     *sm = x >= 0.0f ? small : r;
@@ -125,8 +167,8 @@ static inline float vkd_log1p_unit(float u) {
 }
 
 static inline float vkd_softplusf(float x) {
-    if (x > 20.0f) return x;
-    return fmaxf(x, 0.0f) + vkd_log1p_unit(expf(-fabsf(x)));
+    const float sp = (x > 0.0f ? x : 0.0f) + vkd_log1p_unit(vkd_expf(-fabsf(x)));
+    return x > 20.0f ? x : sp;
 }
 
 #define VKD_GELU_TANH_K 0.7978845608f // sqrt(2 / pi)
@@ -140,7 +182,7 @@ static inline float vkd_act_fwd(int act, float x) {
     switch (act) {
     case 0: return x * vkd_sigmoidf(x);               // SiLU
     case 1: return vkd_sigmoidf(x);                   // sigmoid
-    case 2: return expf(x);                           // exp
+    case 2: return vkd_expf(x);                       // exp
     case 3: return vkd_softplusf(x);                  // softplus
     case 4: return x * vkd_ncdff(x);                  // GELU (erf)
     case 5: {                                         // GELU (tanh)
@@ -158,8 +200,8 @@ static inline float vkd_act_bwd(int act, float x) {
     switch (act) {
     case 0: s = vkd_sigmoid2f(x, &sm); return s * (1.0f + x * sm);
     case 1: s = vkd_sigmoid2f(x, &sm); return s * sm;
-    case 2: return expf(x);
-    case 3: return x > 20.0f ? 1.0f : vkd_sigmoidf(x);
+    case 2: return vkd_expf(x);
+    case 3: s = vkd_sigmoidf(x); return x > 20.0f ? 1.0f : s;
     case 4: return vkd_ncdff(x) + x * VKD_INV_SQRT_2PI * vkd_exp_neg_sq(x, 0.5f);
     case 5: {
         const float x2 = x * x;

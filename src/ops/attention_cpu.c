@@ -1,7 +1,8 @@
 // Scaled dot-product attention on the CPU.
 //
 // Work items are (b, h, block of ATT_QB queries): S = scale * Q K^T and O = P V are two
-// vkd_sgemm calls (OpenBLAS), with a stable softmax of S's rows in between. Blocking the
+// vkd_sgemm calls (OpenBLAS); in between, P = exp(S - row max) (stable), and O's rows are
+// divided by P's row sums afterwards (Dv divisions per row instead of Lk). Blocking the
 // queries bounds the score buffer to ATT_QB * Lk floats per thread (Lk = 4096 would need
 // 64 MiB per head unblocked) and gives enough items to share between threads even when
 // B*H is 1. Items run in an OpenMP loop; inside a parallel region OpenBLAS runs each
@@ -48,8 +49,19 @@ static inline float exp_nonpos(float x) {
     return x < lo ? 0.0f : e;
 }
 
-// Softmax of the first `lim` entries of a score row (the rest, masked, become 0).
-static void softmax_row(float *s, int lim, int n) {
+// The exponentials are most of the CPU time at SD sizes (Lq*Lk of them against
+// (D+Dv)*Lq*Lk GEMM flops that OpenBLAS runs near peak): build this loop for AVX-512 and
+// AVX2+FMA as well as the baseline the project compiles for, chosen at load time.
+#if defined(__x86_64__) && defined(__GNUC__)
+#define ATT_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define ATT_SIMD_CLONES
+#endif
+
+// exp(s - max) over the first `lim` entries of a score row (the rest, masked, become 0);
+// returns their sum. Normalising is left to the output rows (Dv divisions, not Lk).
+ATT_SIMD_CLONES
+static float softmax_row_unnormalised(float *s, int lim, int n) {
     float mx = s[0];
 #pragma omp simd reduction(max : mx)
     for (int j = 0; j < lim; j++) mx = s[j] > mx ? s[j] : mx;
@@ -60,9 +72,8 @@ static void softmax_row(float *s, int lim, int n) {
         s[j] = e;
         sum += e;
     }
-    const float inv = 1.0f / sum;
-    for (int j = 0; j < lim; j++) s[j] *= inv;
     for (int j = lim; j < n; j++) s[j] = 0.0f;
+    return sum;
 }
 
 // Rows of `n` rows x `w` floats at stride `ld` usable directly as a GEMM operand?
@@ -90,10 +101,10 @@ vkd_status_t attention_forward_cpu(vkd_backend_t *be, vkd_buf_t out, vkd_buf_t q
     const int ldq = gq || Lq == 1 ? D : (int)a->sq_l, ldk = gk || Lk == 1 ? D : (int)a->sk_l;
     const int ldv = gv || Lk == 1 ? Dv : (int)a->sv_l, ldo = Lq == 1 ? Dv : (int)a->so_l;
 
-    // Per-thread workspace: scores (ATT_QB, Lk) and the gathered operands it needs.
+    // Per-thread workspace: scores (ATT_QB, Lk), row sums and the gathered operands.
     const size_t n_s = (size_t)qrows * Lk, n_q = gq ? (size_t)qrows * D : 0;
     const size_t n_k = gk ? (size_t)Lk * D : 0, n_v = gv ? (size_t)Lk * Dv : 0;
-    const size_t per = n_s + n_q + n_k + n_v;
+    const size_t per = n_s + (size_t)qrows + n_q + n_k + n_v;
     const double flops = 2.0 * a->B * H * (double)Lq * Lk * (D + Dv);
     const int par = items > 1 && flops > ATT_PAR_MIN_FLOPS;
     const int nt = par ? omp_get_max_threads() : 1;
@@ -105,7 +116,8 @@ vkd_status_t attention_forward_cpu(vkd_backend_t *be, vkd_buf_t out, vkd_buf_t q
 #pragma omp parallel num_threads(nt) if (par)
     {
         float *S = work + (size_t)omp_get_thread_num() * per; // (qrows, Lk)
-        float *Qg = S + n_s;  // (qrows, D) when gathered
+        float *rsum = S + n_s;      // (qrows) softmax denominators
+        float *Qg = rsum + qrows;   // (qrows, D) when gathered
         float *Kg = Qg + n_q; // (Lk, D) when gathered
         float *Vg = Kg + n_k; // (Lk, Dv) when gathered
 #pragma omp for schedule(dynamic, 1)
@@ -125,9 +137,14 @@ vkd_status_t attention_forward_cpu(vkd_backend_t *be, vkd_buf_t out, vkd_buf_t q
             // S (nq, kn) = scale * Q (nq, D) K^T (D, kn)
             vkd_sgemm(0, 1, nq, kn, D, a->scale, qp, ldq, kp, ldk, 0.0f, S, kn);
             for (int r = 0; r < nq; r++)
-                softmax_row(S + (size_t)r * kn, a->causal ? i0 + r + 1 : kn, kn);
-            // O (nq, Dv) = P (nq, kn) V (kn, Dv)
+                rsum[r] = softmax_row_unnormalised(S + (size_t)r * kn, a->causal ? i0 + r + 1 : kn, kn);
+            // O (nq, Dv) = exp(S - max) (nq, kn) V (kn, Dv), then each row / its sum
             vkd_sgemm(0, 0, nq, Dv, kn, 1.0f, S, kn, vp, ldv, 0.0f, op, ldo);
+            for (int r = 0; r < nq; r++) {
+                const float inv = 1.0f / rsum[r];
+                float *orow = op + r * a->so_l;
+                for (int j = 0; j < Dv; j++) orow[j] *= inv;
+            }
         }
     }
     free(work);

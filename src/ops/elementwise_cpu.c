@@ -1,6 +1,13 @@
 // Elementwise ops on the CPU: plain loops over contiguous memory, split into fixed-size
 // chunks for OpenMP (the chunking, not the thread count, decides every result, so runs are
 // reproducible on any machine).
+//
+// The activation loops vectorise only if GCC may if-convert the selects in activation.h,
+// which it refuses while FP operations are assumed to trap; nothing here inspects FP
+// exception flags, so turn that assumption off for this file (4-10x faster loops).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
 #include <stddef.h>
 
 #include "activation.h"

@@ -14,7 +14,7 @@
 
 #include "ops_impl.h"
 
-// Rows of work below which threads cost more than they save.
+// Elements (N*D) below which threads cost more than they save.
 #define LN_PAR_MIN 32768
 
 static void ln_row_forward(float *y, float *mean, float *rstd, const float *x,

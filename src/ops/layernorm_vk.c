@@ -5,7 +5,9 @@
 // silently truncating the result. Both shaders loop grid-stride over rows, so on
 // llvmpipe the rows are split into dispatches small enough that no invocation reaches
 // the limit (counted as each loop's trip count + 1, which is what llvmpipe counts).
-// Other drivers get one dispatch.
+// Other drivers get one dispatch. llvmpipe also pays ~5-10 us per workgroup (each one
+// sets up coroutines for its barriers), so there the grid is capped at LLVMPIPE_GROUPS
+// workgroups that loop grid-stride: 65536 rows of 64 took 60 ms as 8192 workgroups.
 #include "ops_impl.h"
 #include "vk.h"
 
@@ -15,32 +17,50 @@
 #define LN_BWD_LANES 16u        // row lanes per column workgroup
 #define LN_BWD_COL_GROUPS 4096u // cap on column workgroups (they loop grid-stride)
 #define LLVMPIPE_LOOP_BUDGET 62000u
+#define LLVMPIPE_GROUPS 128u    // a few per CPU thread: enough to balance, cheap to start
 
 typedef struct {
-    uint32_t row0, row1, D;
+    uint32_t row0, row1, D, T;
     float eps;
     uint32_t has_w, has_b;
 } pc_layernorm_fwd_t;
-_Static_assert(sizeof(pc_layernorm_fwd_t) == 24, "mirrors shaders/layernorm_fwd.comp");
+_Static_assert(sizeof(pc_layernorm_fwd_t) == 28, "mirrors shaders/layernorm_fwd.comp");
 
 typedef struct {
-    uint32_t row0, row1, D;
+    uint32_t row0, row1, D, T;
     uint32_t has_w, has_dw, has_db;
     uint32_t row_groups, col_groups;
 } pc_layernorm_bwd_t;
-_Static_assert(sizeof(pc_layernorm_bwd_t) == 32, "mirrors shaders/layernorm_bwd.comp");
+_Static_assert(sizeof(pc_layernorm_bwd_t) == 36, "mirrors shaders/layernorm_bwd.comp");
 
 static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 static uint64_t cdiv(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+
+// Lanes per row: about D/4 columns' worth, a power of two up to the whole workgroup.
+static uint32_t team_size(int D) {
+    uint32_t t = 1;
+    while (t < LN_WG && 4 * t < (uint32_t)D) t *= 2;
+    return t;
+}
 
 static int is_llvmpipe(const vkd_backend_t *be) {
     return be->vk->dev_info->driver.driverID == VK_DRIVER_ID_MESA_LLVMPIPE;
 }
 
+// log2 of a power of two
+static uint64_t ilog2(uint32_t t) {
+    uint64_t k = 0;
+    while (t > 1) t >>= 1, k++;
+    return k;
+}
+
+// Row blocks (LN_WG / T rows each) needed for `rows` rows.
+static uint64_t blocks(uint64_t rows, uint32_t T) { return cdiv(rows, LN_WG / T); }
+
 // Loop iterations of one invocation of layernorm_fwd.comp over `rows` rows with `groups`
-// workgroups: per row three column loops and two 7-step reductions.
-static uint64_t fwd_iters(uint64_t rows, uint64_t groups, uint64_t D) {
-    return cdiv(rows, groups) * (3 * (cdiv(D, LN_WG) + 1) + 2 * 8 + 1) + 1;
+// workgroups: per row block three column loops and two log2(T)-step reductions.
+static uint64_t fwd_iters(uint64_t rows, uint64_t groups, uint64_t D, uint32_t T) {
+    return cdiv(blocks(rows, T), groups) * (3 * (cdiv(D, T) + 1) + 2 * (ilog2(T) + 1) + 1) + 1;
 }
 
 vkd_status_t layernorm_forward_vk(vkd_backend_t *be, vkd_buf_t out, vkd_buf_t mean,
@@ -49,30 +69,34 @@ vkd_status_t layernorm_forward_vk(vkd_backend_t *be, vkd_buf_t out, vkd_buf_t me
     // out (N, D), mean (N), rstd (N), inp (N, D), weight (D) or NONE, bias (D) or NONE
     const vkd_buf_t bufs[] = {out, mean, rstd, inp, weight, bias};
     pc_layernorm_fwd_t pc = {
-        .D = (uint32_t)D, .eps = eps,
+        .D = (uint32_t)D, .T = team_size(D), .eps = eps,
         .has_w = (uint32_t)vkd_buf_present(weight), .has_b = (uint32_t)vkd_buf_present(bias),
     };
+    const int lp = is_llvmpipe(be);
+    const uint64_t max_groups = lp ? LLVMPIPE_GROUPS : MAX_GROUPS;
     uint64_t chunk = (uint64_t)N; // rows per dispatch
-    if (is_llvmpipe(be)) {
-        if (fwd_iters(1, 1, (uint64_t)D) > LLVMPIPE_LOOP_BUDGET)
+    if (lp) {
+        if (fwd_iters(1, 1, (uint64_t)D, pc.T) > LLVMPIPE_LOOP_BUDGET)
             return vkd_fail(VKD_ERR_UNSUPPORTED, "op_layernorm_forward: rows of D = %d exceed "
                             "llvmpipe's shader loop limit; use the CPU backend", D);
-        while (fwd_iters(chunk, min_u64(chunk, MAX_GROUPS), (uint64_t)D) > LLVMPIPE_LOOP_BUDGET)
+        while (fwd_iters(chunk, min_u64(blocks(chunk, pc.T), max_groups), (uint64_t)D, pc.T) >
+               LLVMPIPE_LOOP_BUDGET)
             chunk = cdiv(chunk, 2);
     }
     for (uint64_t r0 = 0; r0 < (uint64_t)N; r0 += chunk) {
         const uint64_t r1 = min_u64((uint64_t)N, r0 + chunk);
         pc.row0 = (uint32_t)r0, pc.row1 = (uint32_t)r1;
         VKD_TRY(vkd_vk_dispatch(be, VKD_SH_layernorm_fwd, bufs, 6, &pc, sizeof pc,
-                                (uint32_t)min_u64(r1 - r0, MAX_GROUPS), 1, 1));
+                                (uint32_t)min_u64(blocks(r1 - r0, pc.T), max_groups), 1, 1));
     }
     return VKD_OK;
 }
 
 // Loop iterations of one invocation of layernorm_bwd.comp for a dispatch over `rows`
 // rows: the larger of a row workgroup's and a column workgroup's.
-static uint64_t bwd_iters(uint64_t rows, uint64_t D, uint32_t row_groups, uint32_t col_groups) {
-    uint64_t r = cdiv(rows, row_groups) * (2 * (cdiv(D, LN_WG) + 1) + 8 + 1) + 1;
+static uint64_t bwd_iters(uint64_t rows, uint64_t D, uint32_t T, uint32_t row_groups,
+                          uint32_t col_groups) {
+    uint64_t r = cdiv(blocks(rows, T), row_groups) * (2 * (cdiv(D, T) + 1) + ilog2(T) + 2) + 1;
     uint64_t c = 0;
     if (col_groups)
         c = cdiv(cdiv(D, LN_BWD_COLS), col_groups) * (cdiv(rows, LN_BWD_LANES) + 1 + 5 + 1) + 1;
@@ -87,20 +111,25 @@ vkd_status_t layernorm_backward_vk(vkd_backend_t *be, vkd_buf_t dinp, vkd_buf_t 
     // weight (D) or NONE, mean (N), rstd (N)
     const vkd_buf_t bufs[] = {dinp, dweight, dbias, dout, inp, weight, mean, rstd};
     const int cols = vkd_buf_present(dweight) || vkd_buf_present(dbias);
+    const int lp = is_llvmpipe(be);
     const uint32_t col_groups =
-        cols ? (uint32_t)min_u64(cdiv((uint64_t)D, LN_BWD_COLS), LN_BWD_COL_GROUPS) : 0;
+        cols ? (uint32_t)min_u64(cdiv((uint64_t)D, LN_BWD_COLS),
+                                 lp ? LLVMPIPE_GROUPS : LN_BWD_COL_GROUPS)
+             : 0;
+    const uint64_t max_row_groups = lp ? LLVMPIPE_GROUPS : MAX_GROUPS - col_groups;
     pc_layernorm_bwd_t pc = {
-        .D = (uint32_t)D,
+        .D = (uint32_t)D, .T = team_size(D),
         .has_w = (uint32_t)vkd_buf_present(weight),
         .has_dw = (uint32_t)vkd_buf_present(dweight),
         .has_db = (uint32_t)vkd_buf_present(dbias),
         .col_groups = col_groups,
     };
     uint64_t chunk = (uint64_t)N;
-    if (is_llvmpipe(be)) {
+    if (lp) {
         for (;;) {
-            uint32_t rg = (uint32_t)min_u64(chunk, MAX_GROUPS - col_groups);
-            if (bwd_iters(chunk, (uint64_t)D, rg, col_groups) <= LLVMPIPE_LOOP_BUDGET) break;
+            uint32_t rg = (uint32_t)min_u64(blocks(chunk, pc.T), max_row_groups);
+            if (bwd_iters(chunk, (uint64_t)D, pc.T, rg, col_groups) <= LLVMPIPE_LOOP_BUDGET)
+                break;
             if (chunk == 1)
                 return vkd_fail(VKD_ERR_UNSUPPORTED, "op_layernorm_backward: D = %d exceeds "
                                 "llvmpipe's shader loop limit; use the CPU backend", D);
@@ -111,7 +140,7 @@ vkd_status_t layernorm_backward_vk(vkd_backend_t *be, vkd_buf_t dinp, vkd_buf_t 
     for (uint64_t r0 = 0; r0 < (uint64_t)N; r0 += chunk) {
         const uint64_t r1 = min_u64((uint64_t)N, r0 + chunk);
         pc.row0 = (uint32_t)r0, pc.row1 = (uint32_t)r1;
-        pc.row_groups = (uint32_t)min_u64(r1 - r0, MAX_GROUPS - col_groups);
+        pc.row_groups = (uint32_t)min_u64(blocks(r1 - r0, pc.T), max_row_groups);
         VKD_TRY(vkd_vk_dispatch(be, VKD_SH_layernorm_bwd, bufs, 8, &pc, sizeof pc,
                                 pc.row_groups + pc.col_groups, 1, 1));
     }

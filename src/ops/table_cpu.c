@@ -1,30 +1,5 @@
-// The cpu backend's op table: one entry per op (see backend_impl.h).
+// The CPU backend's op table: one entry per op (see backend_impl.h).
 #include "ops_impl.h"
-
-// DEVELOPMENT ONLY: weak references while the op families land; removed when all exist.
-#pragma weak fill_cpu
-#pragma weak copy_cpu
-#pragma weak gemm_forward_cpu
-#pragma weak bias_grad_cpu
-#pragma weak unary_forward_cpu
-#pragma weak unary_backward_cpu
-#pragma weak binary_forward_cpu
-#pragma weak binary_backward_cpu
-#pragma weak scale_forward_cpu
-#pragma weak scale_backward_cpu
-#pragma weak reduce_forward_cpu
-#pragma weak reduce_backward_cpu
-#pragma weak layernorm_forward_cpu
-#pragma weak layernorm_backward_cpu
-#pragma weak groupnorm_forward_cpu
-#pragma weak groupnorm_backward_cpu
-#pragma weak softmax_forward_cpu
-#pragma weak softmax_backward_cpu
-#pragma weak conv2d_forward_cpu
-#pragma weak attention_forward_cpu
-#pragma weak adam_step_cpu
-#pragma weak rng_uniform_cpu
-#pragma weak rng_normal_cpu
 
 const vkd_backend_ops_t vkd_cpu_ops = {
     .fill = fill_cpu,

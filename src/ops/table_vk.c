@@ -1,30 +1,5 @@
-// The vk backend's op table: one entry per op (see backend_impl.h).
+// The Vulkan backend's op table: one entry per op (see backend_impl.h).
 #include "ops_impl.h"
-
-// DEVELOPMENT ONLY: weak references while the op families land; removed when all exist.
-#pragma weak fill_vk
-#pragma weak copy_vk
-#pragma weak gemm_forward_vk
-#pragma weak bias_grad_vk
-#pragma weak unary_forward_vk
-#pragma weak unary_backward_vk
-#pragma weak binary_forward_vk
-#pragma weak binary_backward_vk
-#pragma weak scale_forward_vk
-#pragma weak scale_backward_vk
-#pragma weak reduce_forward_vk
-#pragma weak reduce_backward_vk
-#pragma weak layernorm_forward_vk
-#pragma weak layernorm_backward_vk
-#pragma weak groupnorm_forward_vk
-#pragma weak groupnorm_backward_vk
-#pragma weak softmax_forward_vk
-#pragma weak softmax_backward_vk
-#pragma weak conv2d_forward_vk
-#pragma weak attention_forward_vk
-#pragma weak adam_step_vk
-#pragma weak rng_uniform_vk
-#pragma weak rng_normal_vk
 
 const vkd_backend_ops_t vkd_vk_ops = {
     .fill = fill_vk,
