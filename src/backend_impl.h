@@ -12,6 +12,7 @@
 typedef struct vkd_backend_ops {
     vkd_status_t (*fill)(vkd_backend_t *, vkd_buf_t, float, size_t);
     vkd_status_t (*copy)(vkd_backend_t *, vkd_buf_t, vkd_buf_t, size_t);
+    vkd_status_t (*copy_strided)(vkd_backend_t *, vkd_buf_t, vkd_buf_t, const vkd_copy_strided_t *);
     vkd_status_t (*gemm_forward)(vkd_backend_t *, vkd_buf_t, vkd_buf_t, vkd_buf_t, vkd_buf_t,
                                  const vkd_gemm_t *);
     // dbias (N) += column sums of dc (rows, N): the bias gradient of op_gemm_backward.

@@ -17,6 +17,22 @@
 vkd_status_t op_fill(vkd_backend_t *be, vkd_buf_t out, float value, size_t n); // (n)
 vkd_status_t op_copy(vkd_backend_t *be, vkd_buf_t out, vkd_buf_t inp, size_t n); // (n)
 
+// Strided copy of a 4-D index space: for i < n (all four axes),
+//   out[out_off + i0*out_stride[0] + ... + i3*out_stride[3]] (= or +=)
+//   inp[inp_off + i0*inp_stride[0] + ... + i3*inp_stride[3]].
+// Offsets and strides are in elements (no alignment needed), strides >= 0. Concatenation,
+// slicing, channel splits, transposes and nearest-neighbour upsampling (one copy per
+// sub-pixel) are all this op. The output positions must be distinct (accumulate = 1 is
+// the backward of a copy, not a reduction). out and inp must not overlap.
+typedef struct {
+    int64_t n[4];
+    int64_t out_off, out_stride[4];
+    int64_t inp_off, inp_stride[4];
+    int accumulate;
+} vkd_copy_strided_t;
+vkd_status_t op_copy_strided(vkd_backend_t *be, vkd_buf_t out, vkd_buf_t inp,
+                             const vkd_copy_strided_t *d);
+
 // ---- GEMM ---------------------------------------------------------------------------
 // For each batch b < batch:
 //   C_b (M,N) = alpha * op(A_b) op(B_b) + beta * C_b + bias (N, broadcast over rows)

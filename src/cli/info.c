@@ -134,7 +134,8 @@ done:
 static int usage(FILE *f) {
     fprintf(f, "usage: vkdream info [--bench] [--device auto|cpu|vulkan|vulkan:N|NAME]\n"
                "  --bench     measure GEMM GFLOP/s on the project's shapes and memory bandwidth,\n"
-               "              on the CPU backend and on the Vulkan device (--device picks it)\n");
+               "              on the CPU backend and on a Vulkan device (--device picks it;\n"
+               "              --device cpu benchmarks the CPU backend only)\n");
     return f == stdout ? 0 : 2;
 }
 
@@ -185,6 +186,7 @@ int cmd_info(int argc, char **argv) {
         if (bench_backend(cpu, 0.5) != VKD_OK) rc = cli_error(NULL);
         vkd_backend_destroy(cpu);
         if (is_vk) vk = be;
+        else if (device && !strcmp(device, "cpu")) vk = NULL; // only the CPU was asked for
         else {
             vkd_backend_opts_t ov = {.device = "vulkan", .validate = 0};
             if (vkd_backend_create(&ov, &vk) != VKD_OK) {

@@ -18,36 +18,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "activation.h" // vkd_expf: plain arithmetic, so the softmax loop vectorises
 #include "blas.h"
 #include "ops_impl.h"
 
 #define ATT_QB 128              // queries per work item
 #define ATT_PAR_MIN_FLOPS 2e6   // below this a parallel region costs more than it saves
-
-// exp(x) for x <= 0 in plain arithmetic, so the softmax loop vectorises (glibc's expf
-// does not without -ffast-math). x = n ln2 + r, |r| <= ln2/2; e^r by its Taylor series
-// to r^7 (relative error < 1e-8 before float rounding); 2^n built in the exponent bits.
-static inline float exp_nonpos(float x) {
-    const float lo = -87.0f; // e^-87 ~ 1.6e-38: below, the result flushes to 0
-    float xc = x < lo ? lo : x;
-    const float shifter = 12582912.0f; // 1.5 * 2^23: adding it rounds to an integer
-    float t = xc * 1.44269504f + shifter;
-    float n = t - shifter;
-    float r = xc - n * 0.693145752f; // ln2 split in a high part exact in float ...
-    r -= n * 1.42860677e-6f;         // ... and the rest
-    float p = 1.0f / 5040.0f;
-    p = p * r + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    union { float f; int32_t i; } u = {.f = 1.0f};
-    u.i = ((int32_t)n + 127) << 23; // n in [-126, 0]: a normal power of two
-    float e = p * u.f;
-    return x < lo ? 0.0f : e;
-}
 
 // The exponentials are most of the CPU time at SD sizes (Lq*Lk of them against
 // (D+Dv)*Lq*Lk GEMM flops that OpenBLAS runs near peak): build this loop for AVX-512 and
@@ -68,7 +44,7 @@ static float softmax_row_unnormalised(float *s, int lim, int n) {
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
     for (int j = 0; j < lim; j++) {
-        float e = exp_nonpos(s[j] - mx);
+        float e = vkd_expf(s[j] - mx);
         s[j] = e;
         sum += e;
     }

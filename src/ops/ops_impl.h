@@ -19,6 +19,7 @@ vkd_status_t vkd_check_backend(const char *op, vkd_backend_t *be, const vkd_buf_
 
 VKD_DECLARE_BODIES(fill, vkd_buf_t out, float value, size_t n);
 VKD_DECLARE_BODIES(copy, vkd_buf_t out, vkd_buf_t inp, size_t n);
+VKD_DECLARE_BODIES(copy_strided, vkd_buf_t out, vkd_buf_t inp, const vkd_copy_strided_t *d);
 VKD_DECLARE_BODIES(gemm_forward, vkd_buf_t c, vkd_buf_t a, vkd_buf_t b, vkd_buf_t bias,
                    const vkd_gemm_t *g);
 VKD_DECLARE_BODIES(bias_grad, vkd_buf_t dbias, vkd_buf_t dc, int rows, int N);

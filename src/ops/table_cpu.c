@@ -4,6 +4,7 @@
 const vkd_backend_ops_t vkd_cpu_ops = {
     .fill = fill_cpu,
     .copy = copy_cpu,
+    .copy_strided = copy_strided_cpu,
     .gemm_forward = gemm_forward_cpu,
     .bias_grad = bias_grad_cpu,
     .unary_forward = unary_forward_cpu,

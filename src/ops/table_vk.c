@@ -4,6 +4,7 @@
 const vkd_backend_ops_t vkd_vk_ops = {
     .fill = fill_vk,
     .copy = copy_vk,
+    .copy_strided = copy_strided_vk,
     .gemm_forward = gemm_forward_vk,
     .bias_grad = bias_grad_vk,
     .unary_forward = unary_forward_vk,
