@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config
   libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers vulkan-tools glslang-tools
-  libcglm-dev libopenblas-dev libopenblas-openmp-dev libpng-dev libcjson-dev
+  libcglm-dev libopenblas-dev libopenblas-openmp-dev libpng-dev libcjson-dev zlib1g-dev
 )
 
 missing=()

@@ -14,7 +14,8 @@ typedef struct {
 
 // (B, C, H, W) -> nearest 2x upsample (B, C, 2H, 2W): one copy per sub-pixel (dy, dx).
 static copy_case_t upsample_case(int B, int C, int H, int W, int dy, int dx) {
-    copy_case_t c = {"upsample", {{0}}, (size_t)B * C * 4 * H * W, (size_t)B * C * H * W};
+    copy_case_t c = {.name = "upsample", .n_out = (size_t)B * C * 4 * H * W,
+                     .n_inp = (size_t)B * C * H * W};
     c.d = (vkd_copy_strided_t){.n = {B * C, H, W, 1},
                                .out_off = (int64_t)dy * 2 * W + dx,
                                .out_stride = {4LL * H * W, 4LL * W, 2, 0},
