@@ -11,6 +11,10 @@
 //           pass 1 would leave all but b_n invocations of the GPU idle.
 // Contribution j < m of element k is i = ((j / b_inner) * b_n + k) * b_inner + j % b_inner,
 // so for b_inner >= 256 a workgroup reads runs of consecutive floats.
+// Passes 1 and 2 sum only contributions j in [j_begin, j_end): when an invocation would
+// loop longer than the driver allows (llvmpipe silently ends all loops of an invocation
+// after 65535 iterations, see src/vk.h), e.g. a scalar b over 16M elements, the host
+// splits m into chunks summed by successive dispatches, each adding to db in order.
 // Each invocation's partial sum is Kahan-compensated (precise: the compiler must not
 // simplify the compensation away); the tree adds log2(256) levels of rounding.
 
@@ -31,6 +35,8 @@ layout(push_constant) uniform PC {
     uint b_inner;
     uint op;   // 0 add, 1 mul
     uint pass; // see above
+    uint j_begin; // passes 1 and 2: the chunk of contributions summed
+    uint j_end;
 } pc;
 
 float contribution(uint k, uint j) {
@@ -39,11 +45,11 @@ float contribution(uint k, uint j) {
     return pc.op == 1u ? dy[i] * a[i] : dy[i];
 }
 
-// Kahan sum of contributions j = j0, j0 + step, ... < m of element k.
-float partial_sum(uint k, uint j0, uint step, uint m) {
+// Kahan sum of contributions j = j0, j0 + step, ... < j_end of element k.
+float partial_sum(uint k, uint j0, uint step) {
     precise float s = 0.0;
     precise float c = 0.0;
-    for (uint j = j0; j < m; j += step) {
+    for (uint j = j0; j < pc.j_end; j += step) {
         precise float y = contribution(k, j) - c;
         precise float t = s + y;
         c = (t - s) - y;
@@ -53,7 +59,6 @@ float partial_sum(uint k, uint j0, uint step, uint m) {
 }
 
 void main() {
-    uint m = pc.n / pc.b_n;
     if (pc.pass == 0u) {
         uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
         for (uint i = gl_GlobalInvocationID.x; i < pc.n; i += stride)
@@ -61,10 +66,10 @@ void main() {
     } else if (pc.pass == 1u) {
         uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
         for (uint k = gl_GlobalInvocationID.x; k < pc.b_n; k += stride)
-            db[k] += partial_sum(k, 0u, 1u, m);
+            db[k] += partial_sum(k, pc.j_begin, 1u);
     } else {
         for (uint k = gl_WorkGroupID.x; k < pc.b_n; k += gl_NumWorkGroups.x) {
-            float s = wg_sum(partial_sum(k, gl_LocalInvocationID.x, WG_SIZE, m));
+            float s = wg_sum(partial_sum(k, pc.j_begin + gl_LocalInvocationID.x, WG_SIZE));
             if (gl_LocalInvocationID.x == 0u) db[k] += s;
         }
     }

@@ -13,9 +13,13 @@
 // Neighbouring invocations stage neighbouring output pixels, so input reads are
 // coalesced (stride-s apart) and output writes contiguous. Tiles are walked grid-stride
 // on x/y (any grid is valid); z is the image (pc.batch0 offsets chunks of > 65535 images).
+// A dispatch sums k in [k_begin, k_end) only: on drivers that bound an invocation's loop
+// iterations (llvmpipe silently ends all of them after 65535, see src/vk.h) the host
+// splits a long K into slices; the first writes out (with the bias), the later ones add
+// to it in order (accumulate = 1), so the result stays deterministic.
 layout(local_size_x = 8, local_size_y = 8, local_size_z = 1) in;
 
-layout(set = 0, binding = 0, std430) writeonly buffer Out { float y[]; };    // (B, Cout, Ho, Wo)
+layout(set = 0, binding = 0, std430) buffer Out { float y[]; };              // (B, Cout, Ho, Wo)
 layout(set = 0, binding = 1, std430) readonly buffer Inp { float x[]; };     // (B, Cin, H, W)
 layout(set = 0, binding = 2, std430) readonly buffer Wt { float w[]; };      // (Cout, Cin, KH, KW)
 layout(set = 0, binding = 3, std430) readonly buffer Bias { float bias[]; }; // (Cout)
@@ -27,6 +31,8 @@ layout(push_constant) uniform PC {
     int Ho, Wo;
     int has_bias;
     int batch0;     // image of workgroup z = 0
+    int k_begin, k_end; // the slice of K = Cin*KH*KW this dispatch sums
+    int accumulate;     // 1: add to out (a later slice); 0: overwrite it
 } pc;
 
 #define TM 8
@@ -57,11 +63,11 @@ void main() {
             for (int i = 0; i < TM; ++i)
                 for (int j = 0; j < TN; ++j) acc[i][j] = 0.0;
 
-            for (int k0 = 0; k0 < K; k0 += BK) {
+            for (int k0 = pc.k_begin; k0 < pc.k_end; k0 += BK) {
                 for (int e = tid; e < BM * BK; e += NT) { // weight rows: k fastest
                     const int mm = e / BK, kk = e % BK;
                     const int row = row0 + mm, k = k0 + kk;
-                    const bool ok = row < M && k < K; // index 0 keeps the read in bounds
+                    const bool ok = row < M && k < pc.k_end; // index 0: in bounds
                     const float v = w[ok ? row * K + k : 0];
                     As[kk][mm] = ok ? v : 0.0;
                 }
@@ -71,7 +77,7 @@ void main() {
                     const int ci = k / KK, r = k % KK;
                     const int ih = (n / pc.Wo) * pc.stride - pc.pad_t + r / pc.KW;
                     const int iw = (n % pc.Wo) * pc.stride - pc.pad_l + r % pc.KW;
-                    const bool ok = n < N && k < K && uint(ih) < uint(pc.H) &&
+                    const bool ok = n < N && k < pc.k_end && uint(ih) < uint(pc.H) &&
                                     uint(iw) < uint(pc.W);
                     const float v = x[ok ? xoff + ci * HW + ih * pc.W + iw : 0];
                     Bs[kk][nn] = ok ? v : 0.0;
@@ -95,7 +101,8 @@ void main() {
                 for (int j = 0; j < TN; ++j) {
                     const int n = col0 + tx + 8 * j;
                     if (n >= N) break;
-                    y[yoff + row * N + n] = acc[i][j] + b0;
+                    const int idx = yoff + row * N + n;
+                    y[idx] = acc[i][j] + (pc.accumulate != 0 ? y[idx] : b0);
                 }
             }
         }

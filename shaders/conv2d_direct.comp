@@ -6,10 +6,11 @@
 //   col[(ci, kh, kw)][(oh, ow)] = inp[ci][oh*s - pad_t + kh][ow*s - pad_l + kw] (0 outside)
 // Each invocation decodes its 8 output pixels once (input origin per pixel); k advances
 // (ci, kh, kw) incrementally, so the inner loop has no divisions. K is unrolled by 4 as in
-// shaders/gemm_direct.comp (lavapipe is bound by the loads).
+// shaders/gemm_direct.comp (lavapipe is bound by the loads). Only k in [k_begin, k_end)
+// is summed, added to out when accumulate = 1 (see shaders/conv2d.comp for why).
 layout(local_size_x = 8, local_size_y = 8, local_size_z = 1) in;
 
-layout(set = 0, binding = 0, std430) writeonly buffer Out { float y[]; };    // (B, Cout, Ho, Wo)
+layout(set = 0, binding = 0, std430) buffer Out { float y[]; };              // (B, Cout, Ho, Wo)
 layout(set = 0, binding = 1, std430) readonly buffer Inp { float x[]; };     // (B, Cin, H, W)
 layout(set = 0, binding = 2, std430) readonly buffer Wt { float w[]; };      // (Cout, Cin, KH, KW)
 layout(set = 0, binding = 3, std430) readonly buffer Bias { float bias[]; }; // (Cout)
@@ -21,6 +22,8 @@ layout(push_constant) uniform PC {
     int Ho, Wo;
     int has_bias;
     int batch0;     // image of workgroup z = 0
+    int k_begin, k_end; // the slice of K = Cin*KH*KW this dispatch sums
+    int accumulate;     // 1: add to out (a later slice); 0: overwrite it
 } pc;
 
 #define TM 8
@@ -51,9 +54,9 @@ void main() {
                 ih0[j] = n < N ? (n / pc.Wo) * pc.stride - pc.pad_t : FAR;
                 iw0[j] = n < N ? (n % pc.Wo) * pc.stride - pc.pad_l : FAR;
             }
-            int ci = 0, kh = 0, kw = 0; // k = (ci * KH + kh) * KW + kw
-            int k = 0;
-            for (; k + 4 <= K; k += 4) {
+            int k = pc.k_begin; // k = (ci * KH + kh) * KW + kw
+            int ci = k / KK, kh = (k % KK) / pc.KW, kw = k % pc.KW;
+            for (; k + 4 <= pc.k_end; k += 4) {
                 int chan[4], khq[4], kwq[4];
                 for (int q = 0; q < 4; ++q) {
                     chan[q] = xoff + ci * HW, khq[q] = kh, kwq[q] = kw;
@@ -77,7 +80,7 @@ void main() {
                 for (int i = 0; i < TM; ++i)
                     for (int j = 0; j < TN; ++j) acc[i][j] += dot(av[i], bv[j]);
             }
-            for (; k < K; ++k) {
+            for (; k < pc.k_end; ++k) {
                 float av[TM], bv[TN];
                 for (int i = 0; i < TM; ++i) av[i] = w[wr[i] + k];
                 for (int j = 0; j < TN; ++j) {
@@ -102,7 +105,8 @@ void main() {
                 for (int j = 0; j < TN; ++j) {
                     const int n = col0 + tx + 8 * j;
                     if (n >= N) break;
-                    y[yoff + row * N + n] = acc[i][j] + b0;
+                    const int idx = yoff + row * N + n;
+                    y[idx] = acc[i][j] + (pc.accumulate != 0 ? y[idx] : b0);
                 }
             }
         }

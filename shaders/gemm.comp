@@ -17,6 +17,11 @@
 // per axis is valid); z is the batch, pc.batch0 offsets chunks of > 65535 batches. With
 // pc.nsum > 1 (stride_c == 0: a shared output) each tile sums all batches itself, which
 // is how the backward sums the gradient of a shared operand without scratch memory.
+// A dispatch sums k in [k_begin, k_end) only: on drivers that bound an invocation's loop
+// iterations (llvmpipe silently ends all of them after 65535, see src/vk.h) the host
+// splits a long K (a weight gradient over 262144 rows) and long batch sums into chunks,
+// the first with the caller's beta and bias, the later ones with beta = 1 (adding to C)
+// in a fixed order, so the result stays deterministic.
 //
 // Why two shaders: lavapipe runs any shader that contains a barrier() as coroutines, and
 // that alone made the otherwise identical direct path 1.6x slower; shared memory itself
@@ -47,6 +52,7 @@ layout(push_constant) uniform PC {
     int stride_a, stride_b, stride_c; // batch strides in elements
     int batch0;                       // batch of workgroup z = 0
     int nsum;                         // batches summed into one C (1: none)
+    int k_begin, k_end;               // the slice of K this dispatch sums
 } pc;
 
 #define TM 8
@@ -82,12 +88,12 @@ void main() {
 
             for (int s = 0; s < pc.nsum; ++s) {
                 const int offa = (zb + s) * pc.stride_a, offb = (zb + s) * pc.stride_b;
-                for (int k0 = 0; k0 < K; k0 += BK) {
+                for (int k0 = pc.k_begin; k0 < pc.k_end; k0 += BK) {
                     for (int e = tid; e < BM * BK; e += NT) {
                         const int mm = pc.trans_a != 0 ? e % BM : e / BK;
                         const int kk = pc.trans_a != 0 ? e / BM : e % BK;
                         const int row = row0 + mm, k = k0 + kk;
-                        const bool ok = row < M && k < K; // index 0 keeps the read in bounds
+                        const bool ok = row < M && k < pc.k_end; // index 0: in bounds
                         const float v = a[ok ? offa + row * sam + k * sak : 0];
                         As[kk][mm] = ok ? v : 0.0;
                     }
@@ -95,7 +101,7 @@ void main() {
                         const int nn = pc.trans_b != 0 ? e / BK : e % BN;
                         const int kk = pc.trans_b != 0 ? e % BK : e / BN;
                         const int col = col0 + nn, k = k0 + kk;
-                        const bool ok = col < N && k < K;
+                        const bool ok = col < N && k < pc.k_end;
                         const float v = b[ok ? offb + k * sbk + col * sbn : 0];
                         Bs[kk][nn] = ok ? v : 0.0;
                     }

@@ -10,6 +10,7 @@
 // broadcast. Loads dominate there, so K is unrolled by 4 (TM + TN groups of 4 loads per
 // 4 * TM * TN FMAs): twice as fast as a plain k loop. Out-of-range rows and columns read
 // a clamped neighbour and are never stored, so M, N, K are arbitrary.
+// Only k in [k_begin, k_end) is summed: see shaders/gemm.comp for why K may be split.
 layout(local_size_x = 8, local_size_y = 8, local_size_z = 1) in;
 
 // a (batch, M, K), or (batch, K, M) when trans_a; b (batch, K, N), or (batch, N, K) when
@@ -27,6 +28,7 @@ layout(push_constant) uniform PC {
     int stride_a, stride_b, stride_c; // batch strides in elements
     int batch0;                       // batch of workgroup z = 0
     int nsum;                         // batches summed into one C (1: none)
+    int k_begin, k_end;               // the slice of K this dispatch sums
 } pc;
 
 #define TM 8
@@ -56,8 +58,8 @@ void main() {
                 int ra[TM], cb[TN]; // start of each row of op(A) / column of op(B)
                 for (int i = 0; i < TM; ++i) ra[i] = offa + min(row0 + ty + 8 * i, M - 1) * sam;
                 for (int j = 0; j < TN; ++j) cb[j] = offb + min(col0 + tx + 8 * j, N - 1) * sbn;
-                int k = 0;
-                for (; k + 4 <= K; k += 4) {
+                int k = pc.k_begin;
+                for (; k + 4 <= pc.k_end; k += 4) {
                     vec4 av[TM], bv[TN];
                     for (int i = 0; i < TM; ++i) {
                         const int p = ra[i] + k * sak;
@@ -70,7 +72,7 @@ void main() {
                     for (int i = 0; i < TM; ++i)
                         for (int j = 0; j < TN; ++j) acc[i][j] += dot(av[i], bv[j]);
                 }
-                for (; k < K; ++k) {
+                for (; k < pc.k_end; ++k) {
                     float av[TM], bv[TN];
                     for (int i = 0; i < TM; ++i) av[i] = a[ra[i] + k * sak];
                     for (int j = 0; j < TN; ++j) bv[j] = b[cb[j] + k * sbk];

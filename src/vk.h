@@ -192,6 +192,29 @@ vkd_status_t vkd_vk_groups(vkd_backend_t *be, vkd_shader_id_t sh, int axis, uint
 vkd_status_t vkd_vk_dispatch_1d(vkd_backend_t *be, vkd_shader_id_t sh, const vkd_buf_t *bufs,
                                 int nbufs, const void *pc, size_t pc_size, uint64_t n);
 
+// Loop iterations one shader invocation may run in total before the driver silently ends
+// all its loops: Mesa's llvmpipe (lavapipe) counts every loop entry's trip count + 1 per
+// invocation and stops at 65535 (LP_MAX_TGSI_LOOP_ITERATIONS) without any error. Kernels
+// whose invocations can loop longer must split the work or refuse the shape. Returns a
+// margin-reduced budget there, 0 (= unlimited) on other drivers.
+// The rule in detail (gallivm's lp_exec_endloop, confirmed on Mesa 22.3): one counter per
+// SIMD vector of invocations (8 consecutive ones at 256 bits), set to 65535 when the
+// shader starts and decremented at the end of every pass through any loop body, the
+// final pass that only tests the exit condition included; a loop runs while any lane of
+// the vector is active, so the vector's longest trip count is what counts. Once the
+// counter reaches 0 the current loop exits and every later loop runs one pass at most.
+// Loops the compiler fully unrolls (small bodies, constant bounds: the 8x8 micro-tile
+// loops of the GEMMs) cost nothing; do not count on it otherwise: gemm.comp's 8-step
+// BK loop (a large body) and the `s >>= 1` shared-memory trees of wg_reduce.glsl count.
+// Measured with the budget off: a one-output reduce was exact up to 65524 trips of its
+// main loop (plus ~11 passes elsewhere), gemm_direct.comp up to K = 262130 (65532 + 2
+// trips), bias_grad.comp up to 65535 trips, gemm.comp up to K = 18721 (28 passes per
+// 8-wide K slice); one more and the results were wrong.
+uint32_t vkd_vk_loop_budget(const vkd_backend_t *be);
+// 1 on a CPU Vulkan driver (lavapipe): workgroups are costly to start and shared memory is
+// emulated, so kernels pick small grids and no shared-memory staging there.
+int vkd_vk_is_cpu_device(const vkd_backend_t *be);
+
 // Timestamps inside the current recording (GPU time between two marks, in ms after sync).
 vkd_status_t vkd_vk_timestamp(vkd_backend_t *be, uint32_t *query_index);
 vkd_status_t vkd_vk_elapsed_ms(vkd_backend_t *be, uint32_t q0, uint32_t q1, double *ms);

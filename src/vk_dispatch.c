@@ -370,3 +370,13 @@ vkd_status_t vkd_vk_elapsed_ms(vkd_backend_t *be, uint32_t q0, uint32_t q1, doub
     *ms = (double)(t[1] - t[0]) * vk->dev_info->props.limits.timestampPeriod * 1e-6;
     return VKD_OK;
 }
+
+uint32_t vkd_vk_loop_budget(const vkd_backend_t *be) {
+    if (be->kind != VKD_BACKEND_VULKAN || !be->vk) return 0;
+    return be->vk->dev_info->driver.driverID == VK_DRIVER_ID_MESA_LLVMPIPE ? 62000u : 0u;
+}
+
+int vkd_vk_is_cpu_device(const vkd_backend_t *be) {
+    return be->kind == VKD_BACKEND_VULKAN && be->vk &&
+           be->vk->dev_info->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
+}

@@ -186,11 +186,23 @@ static void vk_conv2d_shapes(tctx_t *T) {
     check_vk(T, &odd_k, 0);
 }
 
+// Long reductions K = Cin*KH*KW, past llvmpipe's 65535 loop iterations per invocation
+// (src/vk.h) unless the Vulkan body splits K into slices adding into out: a 3x3 over 2560
+// channels (a UNet up-block's concatenated input; K = 23040, ~80k iterations in
+// conv2d.comp) and over 29200 channels (K = 262800, 65.7k also in conv2d_direct.comp).
+static void vk_conv2d_long_k(tctx_t *T) {
+    const vkd_conv2d_t unet = {2, 2560, 8, 8, 70, 3, 3, 1, 1, 1, 1, 1};
+    check_vk(T, &unet, 1);
+    const vkd_conv2d_t wide = {1, 29200, 4, 4, 8, 3, 3, 1, 1, 1, 1, 1};
+    check_vk(T, &wide, 1);
+}
+
 static const tcase_t cases[] = {
     TCASE_CPU(cpu_conv2d_shapes),
     TCASE_CPU(cpu_conv2d_big),
     TCASE_CPU(cpu_conv2d_rejects_bad_arguments),
     TCASE_VK(vk_conv2d_shapes),
+    TCASE_VK(vk_conv2d_long_k),
 };
 
 TEST_MAIN(cases)

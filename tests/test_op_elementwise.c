@@ -563,10 +563,40 @@ static void vk_scale_fill_copy(tctx_t *T) {
     free(x), free(g), free(o), free(d), free(c), free(x1);
 }
 
+// db of a scalar b over a NeRF-sized tensor (262144 x 64 = 16.8M contributions, one
+// workgroup summing them): 65536 loop iterations per invocation, past llvmpipe's limit
+// of 65535 (src/vk.h), so the Vulkan body must split the sum into accumulated chunks.
+// Positive inputs keep the sum well conditioned for the 1e-4 comparison.
+static void vk_binary_long_db(tctx_t *T) {
+    const vkd_binary_t cases[] = {{262144 * 64, 1, 1, VKD_BIN_MUL},
+                                  {262144 * 64, 1, 1, VKD_BIN_ADD}};
+    uint64_t st = T->seed;
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+        const vkd_binary_t *d = &cases[ci];
+        float *a = fmalloc(d->n), *g = fmalloc(d->n), b = 0.75f, db0 = -0.5f;
+        test_fill_uniform(&st, a, d->n, 0.5f, 1.5f);
+        test_fill_uniform(&st, g, d->n, 0.0f, 1.0f);
+        vkd_arena_reset(T->cpu_arena);
+        vkd_arena_reset(T->vk_arena);
+        vkd_buf_t ca = test_buf(T, T->cpu_arena, a, d->n), cb = test_buf(T, T->cpu_arena, &b, 1);
+        vkd_buf_t cg = test_buf(T, T->cpu_arena, g, d->n), cdb = test_buf(T, T->cpu_arena, &db0, 1);
+        vkd_buf_t va = test_buf(T, T->vk_arena, a, d->n), vb = test_buf(T, T->vk_arena, &b, 1);
+        vkd_buf_t vg = test_buf(T, T->vk_arena, g, d->n), vdb = test_buf(T, T->vk_arena, &db0, 1);
+        free(a), free(g);
+        CHECK_OK(T, op_binary_backward(T->cpu, VKD_BUF_NONE, cdb, cg, ca, cb, d));
+        CHECK_OK(T, op_binary_backward(T->vk, VKD_BUF_NONE, vdb, vg, va, vb, d));
+        float *db = test_read(T, vdb, 1);
+        char name[96];
+        snprintf(name, sizeof name, "%s n=%zu scalar b: db", d->op ? "mul" : "add", d->n);
+        if (db) test_compare(T, name, db, cdb.host, 1, 1e-4);
+        free(db);
+    }
+}
+
 static const tcase_t cases[] = {
     TCASE_CPU(erf_accuracy),    TCASE_CPU(unary_ref),       TCASE_CPU(unary_fd),
     TCASE_CPU(binary_ref_fd),   TCASE_CPU(binary_big),      TCASE_CPU(scale_fill_copy),
     TCASE_CPU(arg_checks),      TCASE_VK(vk_unary),         TCASE_VK(vk_binary),
-    TCASE_VK(vk_scale_fill_copy),
+    TCASE_VK(vk_scale_fill_copy), TCASE_VK(vk_binary_long_db),
 };
 TEST_MAIN(cases)

@@ -428,6 +428,47 @@ static void vk_gemm_backward(tctx_t *T) {
     check_vk_backward(T, g);
 }
 
+// Sums too long for one shader invocation on llvmpipe (65535 loop iterations in total per
+// invocation, src/vk.h), which the Vulkan body must split into dispatches adding into C:
+// a NeRF weight gradient x^T dy over 262144 rows (K = 262144: 65536 iterations in
+// gemm_direct.comp, ~917k in gemm.comp) with beta and bias applied once; K = 20000 with
+// NaN in C and beta = 0 (only gemm.comp splits: later slices must add to the first's
+// result, never read the NaNs); a shared output summed over 20000 batches; and dbias
+// over 1M rows (125k iterations). Other devices run each in one dispatch.
+static void vk_gemm_long_sums(tctx_t *T) {
+    vkd_gemm_t g = plain(64, 64, 262144, 1, 0);
+    g.beta = 0.5f;
+    check_vk_case(T, g, 1, 0);
+    g = plain(64, 64, 20000, 1, 0);
+    check_vk_case(T, g, 1, 1);
+    g = plain(4, 5, 4, 0, 0);
+    g.batch = 20000, g.stride_a = 4 * 4, g.stride_b = 4 * 5, g.stride_c = 0, g.beta = -1.0f;
+    check_vk_case(T, g, 1, 0);
+
+    const int rows = 1000000, N = 20;
+    const size_t nc = (size_t)rows * N;
+    float *dcv = alloc_floats(nc), init[20];
+    test_fill_uniform(&T->seed, dcv, nc, 0, 1);
+    test_fill_uniform(&T->seed, init, (size_t)N, -1, 1);
+    g = plain(rows, N, 1, 0, 0);
+    float *res[2] = {NULL, NULL};
+    for (int k = 0; k < 2; k++) {
+        vkd_arena_t *ar = k ? T->vk_arena : T->cpu_arena;
+        vkd_buf_t dc = test_buf(T, ar, dcv, nc), db = test_buf(T, ar, init, (size_t)N);
+        if (!vkd_buf_present(db)) break;
+        if (op_gemm_backward(k ? T->vk : T->cpu, VKD_BUF_NONE, VKD_BUF_NONE, db, dc, VKD_BUF_NONE,
+                             VKD_BUF_NONE, &g) != VKD_OK) {
+            test_fail(T, __FILE__, __LINE__, "op_gemm_backward: %s", vkd_last_error());
+            break;
+        }
+        res[k] = test_read(T, db, (size_t)N);
+    }
+    if (res[0] && res[1]) test_compare(T, "vk dbias 1M rows x 20", res[1], res[0], (size_t)N, 1e-4);
+    free(res[0]), free(res[1]), free(dcv);
+    vkd_arena_reset(T->cpu_arena);
+    vkd_arena_reset(T->vk_arena);
+}
+
 static const tcase_t cases[] = {
     TCASE_CPU(cpu_gemm_transposes),
     TCASE_CPU(cpu_gemm_odd_sizes),
@@ -440,6 +481,7 @@ static const tcase_t cases[] = {
     TCASE_VK(vk_gemm_batched_and_nan),
     TCASE_VK(vk_gemm_project_shapes),
     TCASE_VK(vk_gemm_backward),
+    TCASE_VK(vk_gemm_long_sums),
 };
 
 TEST_MAIN(cases)

@@ -184,8 +184,44 @@ static void vk_reduce(tctx_t *T) {
     }
 }
 
+// Sums too long for one shader invocation on llvmpipe (it silently ends an invocation's
+// loops after 65535 iterations in total): (1, 20M, 1) is 78k iterations per invocation
+// and (1, 16777000, 2) 65536 (its 128 MiB input is the most one binding may hold), so
+// the Vulkan body must split n into accumulated chunks. On other devices the same
+// shapes run in one dispatch.
+static void vk_reduce_long(tctx_t *T) {
+    const vkd_reduce_t cases[] = {{1, 20000000, 1, 0}, {1, 20000000, 1, 1}, {1, 16777000, 2, 1}};
+    uint64_t st = T->seed;
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+        const vkd_reduce_t *d = &cases[ci];
+        const size_t nin = d->outer * d->n * d->inner, nout = d->outer * d->inner;
+        float *x = fmalloc(nin), *ref = fmalloc(nout);
+        test_fill_uniform(&st, x, nin, -0.5f, 1.5f);
+        ref_reduce(ref, x, d);
+        vkd_arena_reset(T->cpu_arena);
+        vkd_arena_reset(T->vk_arena);
+        vkd_buf_t cx = test_buf(T, T->cpu_arena, x, nin);
+        vkd_buf_t co = test_buf(T, T->cpu_arena, NULL, nout);
+        vkd_buf_t vx = test_buf(T, T->vk_arena, x, nin), vo = test_buf(T, T->vk_arena, NULL, nout);
+        CHECK_OK(T, op_fill(T->vk, vo, 12345.0f, nout)); // the first chunk must overwrite this
+        CHECK_OK(T, op_reduce_forward(T->cpu, co, cx, d));
+        double t0 = now_ms();
+        CHECK_OK(T, op_reduce_forward(T->vk, vo, vx, d));
+        CHECK_OK(T, vkd_backend_sync(T->vk));
+        const double t_vk = now_ms() - t0;
+        float *o = test_read(T, vo, nout);
+        char name[96];
+        snprintf(name, sizeof name, "%s (%zu, %zu, %zu)", d->mean ? "mean" : "sum", d->outer, d->n,
+                 d->inner);
+        printf("  %s: vulkan %.1f ms\n", name, t_vk);
+        test_compare(T, name, o, co.host, nout, 1e-4);
+        test_compare(T, "  vs double", o, ref, nout, 1e-5);
+        free(x), free(ref), free(o);
+    }
+}
+
 static const tcase_t cases[] = {
     TCASE_CPU(reduce_ref), TCASE_CPU(reduce_long_sum), TCASE_CPU(reduce_fd),
-    TCASE_CPU(reduce_empty), TCASE_VK(vk_reduce),
+    TCASE_CPU(reduce_empty), TCASE_VK(vk_reduce), TCASE_VK(vk_reduce_long),
 };
 TEST_MAIN(cases)

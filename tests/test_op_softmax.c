@@ -4,6 +4,7 @@
 // invocations each (several rows per workgroup, or one long row) with timings.
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "test_util.h"
@@ -129,6 +130,41 @@ static void softmax_fd(tctx_t *T) {
     free(x), free(w), free(ana);
 }
 
+// Forward and backward of one shape on both backends from the same inputs.
+static void vk_softmax_case(tctx_t *T, const sm_case_t *c, uint64_t *st) {
+    const size_t nd = (size_t)c->N * c->D;
+    float *x = fmalloc(nd), *g = fmalloc(nd);
+    test_fill_normal(st, x, nd, c->spread);
+    test_fill_normal(st, g, nd, 1.0f);
+    vkd_arena_reset(T->cpu_arena);
+    vkd_arena_reset(T->vk_arena);
+    vkd_buf_t cx = test_buf(T, T->cpu_arena, x, nd), cy = test_buf(T, T->cpu_arena, NULL, nd);
+    vkd_buf_t cdx = test_buf(T, T->cpu_arena, NULL, nd), cg = test_buf(T, T->cpu_arena, g, nd);
+    vkd_buf_t vx = test_buf(T, T->vk_arena, x, nd), vy = test_buf(T, T->vk_arena, NULL, nd);
+    vkd_buf_t vdx = test_buf(T, T->vk_arena, NULL, nd), vg = test_buf(T, T->vk_arena, g, nd);
+    free(x), free(g);
+    CHECK_OK(T, op_softmax_forward(T->vk, vy, vx, c->N, c->D, c->scale)); // warm-up
+    CHECK_OK(T, vkd_backend_sync(T->vk));
+    double t0 = now_ms();
+    CHECK_OK(T, op_softmax_forward(T->vk, vy, vx, c->N, c->D, c->scale));
+    CHECK_OK(T, vkd_backend_sync(T->vk));
+    double t_vk = now_ms() - t0;
+    t0 = now_ms();
+    CHECK_OK(T, op_softmax_forward(T->cpu, cy, cx, c->N, c->D, c->scale));
+    double t_cpu = now_ms() - t0;
+    CHECK_OK(T, op_fill(T->cpu, cdx, 0.125f, nd));
+    CHECK_OK(T, op_fill(T->vk, vdx, 0.125f, nd));
+    CHECK_OK(T, op_softmax_backward(T->cpu, cdx, cg, cy, c->N, c->D, c->scale));
+    CHECK_OK(T, op_softmax_backward(T->vk, vdx, vg, vy, c->N, c->D, c->scale));
+    float *y = test_read(T, vy, nd), *dx = test_read(T, vdx, nd);
+    char name[96];
+    snprintf(name, sizeof name, "softmax (%d, %d) scale %g", c->N, c->D, (double)c->scale);
+    printf("  %s forward: vulkan %.2f ms (incl. submit), cpu %.2f ms\n", name, t_vk, t_cpu);
+    test_compare(T, name, y, cy.host, nd, 1e-4);
+    test_compare(T, "  backward", dx, cdx.host, nd, 1e-4);
+    free(y), free(dx);
+}
+
 static void vk_softmax(tctx_t *T) {
     // One invocation per row: (1000, 7), (70000, 3), (5, 1), (1, 1). A segment of 8-16
     // per row: (2000, 77) (attention-like), (66000, 40). The whole workgroup per row:
@@ -140,44 +176,57 @@ static void vk_softmax(tctx_t *T) {
         {2000, 77, 0.125f, 8.0f}, {66000, 40, 1.0f, 2.0f}, {8500000, 1, 1.0f, 1.0f},
     };
     uint64_t st = T->seed;
-    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
-        const sm_case_t *c = &cases[ci];
-        const size_t nd = (size_t)c->N * c->D;
-        float *x = fmalloc(nd), *g = fmalloc(nd);
-        test_fill_normal(&st, x, nd, c->spread);
-        test_fill_normal(&st, g, nd, 1.0f);
-        vkd_arena_reset(T->cpu_arena);
-        vkd_arena_reset(T->vk_arena);
-        vkd_buf_t cx = test_buf(T, T->cpu_arena, x, nd), cy = test_buf(T, T->cpu_arena, NULL, nd);
-        vkd_buf_t cdx = test_buf(T, T->cpu_arena, NULL, nd), cg = test_buf(T, T->cpu_arena, g, nd);
-        vkd_buf_t vx = test_buf(T, T->vk_arena, x, nd), vy = test_buf(T, T->vk_arena, NULL, nd);
-        vkd_buf_t vdx = test_buf(T, T->vk_arena, NULL, nd), vg = test_buf(T, T->vk_arena, g, nd);
-        CHECK_OK(T, op_softmax_forward(T->vk, vy, vx, c->N, c->D, c->scale)); // warm-up
-        CHECK_OK(T, vkd_backend_sync(T->vk));
-        double t0 = now_ms();
-        CHECK_OK(T, op_softmax_forward(T->vk, vy, vx, c->N, c->D, c->scale));
-        CHECK_OK(T, vkd_backend_sync(T->vk));
-        double t_vk = now_ms() - t0;
-        t0 = now_ms();
-        CHECK_OK(T, op_softmax_forward(T->cpu, cy, cx, c->N, c->D, c->scale));
-        double t_cpu = now_ms() - t0;
-        CHECK_OK(T, op_fill(T->cpu, cdx, 0.125f, nd));
-        CHECK_OK(T, op_fill(T->vk, vdx, 0.125f, nd));
-        CHECK_OK(T, op_softmax_backward(T->cpu, cdx, cg, cy, c->N, c->D, c->scale));
-        CHECK_OK(T, op_softmax_backward(T->vk, vdx, vg, vy, c->N, c->D, c->scale));
-        float *y = test_read(T, vy, nd), *dx = test_read(T, vdx, nd);
-        char name[96];
-        snprintf(name, sizeof name, "softmax (%d, %d) scale %g", c->N, c->D, (double)c->scale);
-        printf("  %s forward: vulkan %.2f ms (incl. submit), cpu %.2f ms\n", name, t_vk, t_cpu);
-        test_compare(T, name, y, cy.host, nd, 1e-4);
-        test_compare(T, "  backward", dx, cdx.host, nd, 1e-4);
-        free(x), free(g), free(y), free(dx);
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++)
+        vk_softmax_case(T, &cases[ci], &st);
+}
+
+// Rows far longer than a workgroup: each invocation walks 1/128 of the row three times
+// (forward) or twice (backward). On llvmpipe, whose budget is 65535 loop iterations per
+// invocation (src/vk.h), a 1M row (3 x 7813) fits; a 3M row (3 x 23438) fits only the
+// backward, and its forward must be refused rather than silently truncated; a 4.5M row
+// is refused both ways. Other drivers compute them all.
+static void vk_softmax_long_rows(tctx_t *T) {
+    uint64_t st = T->seed;
+    const sm_case_t fits = {1, 1000000, 1.0f, 3.0f}, too_long = {1, 3000000, 1.0f, 3.0f};
+    vk_softmax_case(T, &fits, &st);
+    if (!strstr(vkd_backend_name(T->vk), "llvmpipe")) {
+        vk_softmax_case(T, &too_long, &st);
+        return;
     }
+    const int D = too_long.D, D2 = 4500000;
+    float *x = fmalloc(D2), *g = fmalloc(D2);
+    test_fill_normal(&st, x, D2, 3.0f);
+    test_fill_normal(&st, g, D2, 1.0f);
+    vkd_arena_reset(T->cpu_arena);
+    vkd_arena_reset(T->vk_arena);
+    vkd_buf_t cx = test_buf(T, T->cpu_arena, x, D2), cy = test_buf(T, T->cpu_arena, NULL, D2);
+    vkd_buf_t cg = test_buf(T, T->cpu_arena, g, D2), cdx = test_buf(T, T->cpu_arena, NULL, D2);
+    vkd_buf_t vx = test_buf(T, T->vk_arena, x, D2), vy = test_buf(T, T->vk_arena, NULL, D2);
+    vkd_buf_t vg = test_buf(T, T->vk_arena, g, D2), vdx = test_buf(T, T->vk_arena, NULL, D2);
+    free(x), free(g);
+    vkd_status_t s = op_softmax_forward(T->vk, vy, vx, 1, D, 1.0f);
+    CHECK(T, s == VKD_ERR_UNSUPPORTED, "llvmpipe: a row of 3M gave %s, not UNSUPPORTED",
+          vkd_status_name(s));
+    if (s == VKD_ERR_UNSUPPORTED) printf("  refused as expected: %s\n", vkd_last_error());
+    // The backward of the same row fits: compare it from the CPU's forward.
+    CHECK_OK(T, op_softmax_forward(T->cpu, cy, cx, 1, D, 1.0f));
+    CHECK_OK(T, vkd_buf_write(vy, cy.host, (size_t)D * sizeof(float)));
+    CHECK_OK(T, op_fill(T->cpu, cdx, 0.125f, (size_t)D));
+    CHECK_OK(T, op_fill(T->vk, vdx, 0.125f, (size_t)D));
+    CHECK_OK(T, op_softmax_backward(T->cpu, cdx, cg, cy, 1, D, 1.0f));
+    CHECK_OK(T, op_softmax_backward(T->vk, vdx, vg, vy, 1, D, 1.0f));
+    float *dx = test_read(T, vdx, (size_t)D);
+    if (dx) test_compare(T, "softmax (1, 3000000) backward", dx, cdx.host, (size_t)D, 1e-4);
+    free(dx);
+    s = op_softmax_backward(T->vk, vdx, vg, vy, 1, D2, 1.0f);
+    CHECK(T, s == VKD_ERR_UNSUPPORTED, "llvmpipe: backward of a row of 4.5M gave %s",
+          vkd_status_name(s));
 }
 
 static const tcase_t cases[] = {
     TCASE_CPU(softmax_ref),
     TCASE_CPU(softmax_fd),
     TCASE_VK(vk_softmax),
+    TCASE_VK(vk_softmax_long_rows),
 };
 TEST_MAIN(cases)

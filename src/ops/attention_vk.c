@@ -11,9 +11,9 @@
 #define ATT_TILE4 512  // TILE4 of the shader
 #define MAX_GROUPS 65535
 // llvmpipe ends every loop of an invocation after 65535 loop iterations in total
-// (Mesa's LP_MAX_TGSI_LOOP_ITERATIONS hang guard) and the result is silently wrong; keep
-// a margin for the loops the estimate below does not count exactly.
-#define LLVMPIPE_LOOP_BUDGET 62000.0
+// (Mesa's LP_MAX_TGSI_LOOP_ITERATIONS hang guard) and the result is silently wrong:
+// shapes whose estimate below exceeds vkd_vk_loop_budget() (src/vk.h; it keeps a margin
+// for the loops the estimate does not count exactly) are refused there.
 
 typedef struct {
     uint32_t B, H, Lq, Lk, D, Dv;
@@ -25,10 +25,6 @@ typedef struct {
     uint32_t so_b, so_h, so_l;
 } pc_attention_t;
 _Static_assert(sizeof(pc_attention_t) == 80, "mirrors shaders/attention_fwd.comp");
-
-static int is_llvmpipe(const vkd_backend_t *be) {
-    return be->vk->dev_info->driver.driverID == VK_DRIVER_ID_MESA_LLVMPIPE;
-}
 
 // Loop iterations one invocation of shaders/attention_fwd.comp runs. llvmpipe counts
 // one more per loop entry than the trip count (the exit test is itself an iteration).
@@ -60,7 +56,8 @@ vkd_status_t attention_forward_vk(vkd_backend_t *be, vkd_buf_t out, vkd_buf_t q,
         return vkd_fail(VKD_ERR_UNSUPPORTED,
                         "op_attention_forward: grid (%u, %d, %d) exceeds 65535 workgroups per "
                         "axis", gx, a->H, a->B);
-    if (is_llvmpipe(be) && loop_iterations(a) > LLVMPIPE_LOOP_BUDGET)
+    const uint32_t budget = vkd_vk_loop_budget(be);
+    if (budget && loop_iterations(a) > (double)budget)
         return vkd_fail(VKD_ERR_UNSUPPORTED,
                         "op_attention_forward: Lk = %d with D = %d, Dv = %d needs ~%.0f loop "
                         "iterations per shader invocation, beyond llvmpipe's limit of 65535 "

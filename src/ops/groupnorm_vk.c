@@ -4,11 +4,12 @@
 // llvmpipe (lavapipe) stops every loop of a shader invocation once that invocation has
 // run 65535 loop iterations in total (Mesa's LP_MAX_TGSI_LOOP_ITERATIONS hang guard),
 // silently truncating the result. A (b, g) group is reduced by one workgroup of 256, so
-// groups beyond ~8M elements (far above the UNet's 40k) would hit it: on llvmpipe such
-// shapes fail with a message instead (counting each loop's trip count + 1). llvmpipe
-// also pays ~5-10 us per workgroup (coroutine set-up for the barriers), so there the
-// grids are capped at LLVMPIPE_GROUPS workgroups looping grid-stride (the normalise pass
-// of a (2, 320, 64x64) input took 113 ms as 10240 workgroups, 6 ms as 64).
+// groups beyond ~8M elements (far above the UNet's 40k) would hit it: where
+// vkd_vk_loop_budget() (src/vk.h) is set such shapes fail with a message instead
+// (counting each loop's trip count + 1). CPU devices (lavapipe) also pay ~5-10 us per
+// workgroup (coroutine set-up for the barriers), so there the grids are capped at
+// CPU_DEVICE_GROUPS workgroups looping grid-stride (the normalise pass of a
+// (2, 320, 64x64) input took 113 ms as 10240 workgroups, 6 ms as 64).
 #include "ops_impl.h"
 #include "vk.h"
 
@@ -16,8 +17,7 @@
 #define GN_WG 256u            // local size of both shaders
 #define GN_HALF_GROUPS 32768u // each workgroup kind of the backward gets at most this many
 #define GN_NORM_MAX_X 64u     // HW blocks per channel row in the normalise pass
-#define LLVMPIPE_LOOP_BUDGET 62000u
-#define LLVMPIPE_GROUPS 128u
+#define CPU_DEVICE_GROUPS 128u
 
 typedef struct {
     uint32_t pass, B, C, HW, G;
@@ -37,13 +37,10 @@ static uint32_t min_u32(uint64_t a, uint64_t b) { return (uint32_t)(a < b ? a : 
 static uint64_t cdiv(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
 static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
 
-static int is_llvmpipe(const vkd_backend_t *be) {
-    return be->vk->dev_info->driver.driverID == VK_DRIVER_ID_MESA_LLVMPIPE;
-}
-
 static vkd_status_t check_loops(vkd_backend_t *be, const char *op, uint64_t iters,
                                 const vkd_groupnorm_t *d) {
-    if (is_llvmpipe(be) && iters > LLVMPIPE_LOOP_BUDGET)
+    const uint32_t budget = vkd_vk_loop_budget(be);
+    if (budget && iters > budget)
         return vkd_fail(VKD_ERR_UNSUPPORTED,
                         "%s: B = %d, C = %d, HW = %d, G = %d needs ~%llu loop iterations per "
                         "shader invocation, beyond llvmpipe's limit of 65535 (it would silently "
@@ -58,7 +55,7 @@ vkd_status_t groupnorm_forward_vk(vkd_backend_t *be, vkd_buf_t out, vkd_buf_t me
     // out (B, C, HW), mean (B, G), rstd (B, G), inp (B, C, HW), weight/bias (C) or NONE
     const vkd_buf_t bufs[] = {out, mean, rstd, inp, weight, bias};
     const uint64_t n = (uint64_t)(d->C / d->G) * (uint64_t)d->HW, items = (uint64_t)d->B * d->G;
-    const uint64_t max_groups = is_llvmpipe(be) ? LLVMPIPE_GROUPS : MAX_GROUPS;
+    const uint64_t max_groups = vkd_vk_is_cpu_device(be) ? CPU_DEVICE_GROUPS : MAX_GROUPS;
     const uint32_t groups = min_u32(items, max_groups);
     // Normalise: (HW blocks, b*C + c channels), both grid-stride.
     const uint64_t chans = (uint64_t)d->B * d->C;
@@ -88,7 +85,7 @@ vkd_status_t groupnorm_backward_vk(vkd_backend_t *be, vkd_buf_t dinp, vkd_buf_t 
     // weight (C) or NONE, mean (B, G), rstd (B, G)
     const vkd_buf_t bufs[] = {dinp, dweight, dbias, dout, inp, weight, mean, rstd};
     const int chans = vkd_buf_present(dweight) || vkd_buf_present(dbias);
-    const uint64_t half = is_llvmpipe(be) ? LLVMPIPE_GROUPS / 2 : GN_HALF_GROUPS;
+    const uint64_t half = vkd_vk_is_cpu_device(be) ? CPU_DEVICE_GROUPS / 2 : GN_HALF_GROUPS;
     const pc_groupnorm_bwd_t pc = {
         .B = (uint32_t)d->B, .C = (uint32_t)d->C, .HW = (uint32_t)d->HW, .G = (uint32_t)d->G,
         .has_w = (uint32_t)vkd_buf_present(weight),

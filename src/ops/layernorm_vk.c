@@ -2,12 +2,13 @@
 //
 // llvmpipe (lavapipe) stops every loop of a shader invocation once that invocation has
 // run 65535 loop iterations in total (Mesa's LP_MAX_TGSI_LOOP_ITERATIONS hang guard),
-// silently truncating the result. Both shaders loop grid-stride over rows, so on
-// llvmpipe the rows are split into dispatches small enough that no invocation reaches
-// the limit (counted as each loop's trip count + 1, which is what llvmpipe counts).
-// Other drivers get one dispatch. llvmpipe also pays ~5-10 us per workgroup (each one
-// sets up coroutines for its barriers), so there the grid is capped at LLVMPIPE_GROUPS
-// workgroups that loop grid-stride: 65536 rows of 64 took 60 ms as 8192 workgroups.
+// silently truncating the result. Both shaders loop grid-stride over rows, so where
+// vkd_vk_loop_budget() (src/vk.h) is set the rows are split into dispatches small enough
+// that no invocation reaches it (counted as each loop's trip count + 1, which is what
+// llvmpipe counts). Other drivers get one dispatch. CPU devices (lavapipe) also pay
+// ~5-10 us per workgroup (each one sets up coroutines for its barriers), so there the
+// grid is capped at CPU_DEVICE_GROUPS workgroups that loop grid-stride: 65536 rows of 64
+// took 60 ms as 8192 workgroups.
 #include "ops_impl.h"
 #include "vk.h"
 
@@ -16,8 +17,7 @@
 #define LN_BWD_COLS 8u          // columns per column workgroup in layernorm_bwd.comp
 #define LN_BWD_LANES 16u        // row lanes per column workgroup
 #define LN_BWD_COL_GROUPS 4096u // cap on column workgroups (they loop grid-stride)
-#define LLVMPIPE_LOOP_BUDGET 62000u
-#define LLVMPIPE_GROUPS 128u    // a few per CPU thread: enough to balance, cheap to start
+#define CPU_DEVICE_GROUPS 128u  // a few per CPU thread: enough to balance, cheap to start
 
 typedef struct {
     uint32_t row0, row1, D, T;
@@ -41,10 +41,6 @@ static uint32_t team_size(int D) {
     uint32_t t = 1;
     while (t < LN_WG && 4 * t < (uint32_t)D) t *= 2;
     return t;
-}
-
-static int is_llvmpipe(const vkd_backend_t *be) {
-    return be->vk->dev_info->driver.driverID == VK_DRIVER_ID_MESA_LLVMPIPE;
 }
 
 // log2 of a power of two
@@ -72,15 +68,15 @@ vkd_status_t layernorm_forward_vk(vkd_backend_t *be, vkd_buf_t out, vkd_buf_t me
         .D = (uint32_t)D, .T = team_size(D), .eps = eps,
         .has_w = (uint32_t)vkd_buf_present(weight), .has_b = (uint32_t)vkd_buf_present(bias),
     };
-    const int lp = is_llvmpipe(be);
-    const uint64_t max_groups = lp ? LLVMPIPE_GROUPS : MAX_GROUPS;
+    const uint32_t budget = vkd_vk_loop_budget(be);
+    const uint64_t max_groups = vkd_vk_is_cpu_device(be) ? CPU_DEVICE_GROUPS : MAX_GROUPS;
     uint64_t chunk = (uint64_t)N; // rows per dispatch
-    if (lp) {
-        if (fwd_iters(1, 1, (uint64_t)D, pc.T) > LLVMPIPE_LOOP_BUDGET)
+    if (budget) {
+        if (fwd_iters(1, 1, (uint64_t)D, pc.T) > budget)
             return vkd_fail(VKD_ERR_UNSUPPORTED, "op_layernorm_forward: rows of D = %d exceed "
                             "llvmpipe's shader loop limit; use the CPU backend", D);
         while (fwd_iters(chunk, min_u64(blocks(chunk, pc.T), max_groups), (uint64_t)D, pc.T) >
-               LLVMPIPE_LOOP_BUDGET)
+               budget)
             chunk = cdiv(chunk, 2);
     }
     for (uint64_t r0 = 0; r0 < (uint64_t)N; r0 += chunk) {
@@ -111,12 +107,13 @@ vkd_status_t layernorm_backward_vk(vkd_backend_t *be, vkd_buf_t dinp, vkd_buf_t 
     // weight (D) or NONE, mean (N), rstd (N)
     const vkd_buf_t bufs[] = {dinp, dweight, dbias, dout, inp, weight, mean, rstd};
     const int cols = vkd_buf_present(dweight) || vkd_buf_present(dbias);
-    const int lp = is_llvmpipe(be);
+    const int cpu = vkd_vk_is_cpu_device(be);
+    const uint32_t budget = vkd_vk_loop_budget(be);
     const uint32_t col_groups =
         cols ? (uint32_t)min_u64(cdiv((uint64_t)D, LN_BWD_COLS),
-                                 lp ? LLVMPIPE_GROUPS : LN_BWD_COL_GROUPS)
+                                 cpu ? CPU_DEVICE_GROUPS : LN_BWD_COL_GROUPS)
              : 0;
-    const uint64_t max_row_groups = lp ? LLVMPIPE_GROUPS : MAX_GROUPS - col_groups;
+    const uint64_t max_row_groups = cpu ? CPU_DEVICE_GROUPS : MAX_GROUPS - col_groups;
     pc_layernorm_bwd_t pc = {
         .D = (uint32_t)D, .T = team_size(D),
         .has_w = (uint32_t)vkd_buf_present(weight),
@@ -125,10 +122,10 @@ vkd_status_t layernorm_backward_vk(vkd_backend_t *be, vkd_buf_t dinp, vkd_buf_t 
         .col_groups = col_groups,
     };
     uint64_t chunk = (uint64_t)N;
-    if (lp) {
+    if (budget) {
         for (;;) {
             uint32_t rg = (uint32_t)min_u64(blocks(chunk, pc.T), max_row_groups);
-            if (bwd_iters(chunk, (uint64_t)D, pc.T, rg, col_groups) <= LLVMPIPE_LOOP_BUDGET)
+            if (bwd_iters(chunk, (uint64_t)D, pc.T, rg, col_groups) <= budget)
                 break;
             if (chunk == 1)
                 return vkd_fail(VKD_ERR_UNSUPPORTED, "op_layernorm_backward: D = %d exceeds "
