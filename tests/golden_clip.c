@@ -16,12 +16,6 @@
 #define L_REF 77
 #define D_REF 64
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 // The golden directory, or NULL after saying why the case is skipped (no shared data) or
 // failing it (the directory is there but unreadable).
 static const char *golden_dir(tctx_t *T, char *buf, size_t cap) {
@@ -109,14 +103,14 @@ static void run_golden(tctx_t *T, vkd_arena_t *arena, const char *label) {
     const int failures = T->failures;
     for (int it = 0; it < 5 && T->failures == failures; it++) {
         size_t used = vkd_arena_used(arena);
-        double t0 = now_s();
+        double t0 = (test_now_ms() * 1e-3);
         s = vkd_text_encoder_forward(te, out, pooled, eot, io.ids, B_REF, L_REF, arena);
         CHECK(T, s == VKD_OK, "forward: %s", vkd_last_error());
         CHECK(T, vkd_arena_used(arena) - used == vkd_text_encoder_scratch_bytes(&cfg, 2, 77),
               "scratch_bytes %zu matches the arena use %zu",
               vkd_text_encoder_scratch_bytes(&cfg, 2, 77), vkd_arena_used(arena) - used);
         if (s == VKD_OK) s = vkd_backend_sync(be);
-        double dt = now_s() - t0;
+        double dt = (test_now_ms() * 1e-3) - t0;
         if (it == 0) first = dt;
         else if (dt < best) best = dt;
     }

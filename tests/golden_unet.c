@@ -32,12 +32,6 @@ static const char *golden_dir(char *buf, size_t n) {
     return buf;
 }
 
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 // Reads a reference tensor of the io file as float32 (malloc'd; NULL + failure if absent).
 static float *ref_f32(tctx_t *T, const vkd_safetensors_t *io, const char *name, size_t *n) {
     const vkd_st_tensor_t *t = vkd_st_find(io, name);
@@ -143,10 +137,10 @@ static void run_case(tctx_t *T, vkd_backend_t *be, vkd_arena_t *arena, const cha
         vkd_unet_set_tap(u, NULL, NULL);
         double best = 1e30;
         for (int rep = 0; rep < 2 && s == VKD_OK; rep++) {
-            double t0 = now_ms();
+            double t0 = test_now_ms();
             s = vkd_unet_forward(u, bo, bx, t, bc, B, H, W, L);
             if (s == VKD_OK) s = vkd_backend_sync(be);
-            best = fmin(best, now_ms() - t0);
+            best = fmin(best, test_now_ms() - t0);
         }
         CHECK(T, s == VKD_OK, "timed forward: %s", vkd_last_error());
         const double gf = vkd_unet_flops(&cfg, B, H, W, L) / 1e9;

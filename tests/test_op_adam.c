@@ -5,12 +5,6 @@
 
 #include "test_util.h"
 
-static float *fmalloc(size_t n) {
-    float *p = calloc(n ? n : 1, sizeof(float));
-    if (!p) abort();
-    return p;
-}
-
 // One step of the textbook update in double (Kingma & Ba; AdamW per Loshchilov & Hutter,
 // decay applied to the pre-step parameter, as PyTorch does).
 static void ref_step(double *p, double *m, double *v, const float *g, size_t n,
@@ -41,7 +35,7 @@ static void adam_ref(tctx_t *T) {
     };
     for (int si = 0; si < 3; si++) {
         vkd_adam_t o = settings[si];
-        float *p0 = fmalloc(n), *g = fmalloc(n), *tmp = fmalloc(n);
+        float *p0 = test_alloc(n), *g = test_alloc(n), *tmp = test_alloc(n);
         double *rp = calloc(n, sizeof(double)), *rm = calloc(n, sizeof(double));
         double *rv = calloc(n, sizeof(double));
         if (!rp || !rm || !rv) abort();
@@ -80,7 +74,7 @@ static void adam_ref(tctx_t *T) {
 static void adam_first_step(tctx_t *T) {
     const size_t n = 64;
     uint64_t st = T->seed;
-    float *g = fmalloc(n);
+    float *g = test_alloc(n);
     test_fill_uniform(&st, g, n, 0.5f, 2.0f);
     for (size_t i = 0; i < n; i += 2) g[i] = -g[i];
     vkd_buf_t p = test_buf(T, T->cpu_arena, NULL, n), m = test_buf(T, T->cpu_arena, NULL, n);
@@ -115,7 +109,7 @@ static void vk_adam(tctx_t *T) {
     for (int si = 0; si < 2; si++) {
         const size_t n = sizes[si];
         for (int adamw = 0; adamw < 2; adamw++) {
-            float *p0 = fmalloc(n), *g = fmalloc(n);
+            float *p0 = test_alloc(n), *g = test_alloc(n);
             test_fill_normal(&st, p0, n, 1.0f);
             vkd_arena_reset(T->cpu_arena);
             vkd_arena_reset(T->vk_arena);

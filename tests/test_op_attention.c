@@ -22,12 +22,6 @@ typedef struct {
     float qscale; // standard deviation of q (large -> peaked softmax, tests stability)
 } att_case_t;
 
-static float *fmalloc(size_t n) {
-    float *p = calloc(n ? n : 1, sizeof(float));
-    if (!p) abort();
-    return p;
-}
-
 // Strides of a (B, H, L, W) tensor in the given layout.
 static void strides(layout_t lay, int B, int H, int L, int W, int64_t *sb, int64_t *sh,
                     int64_t *sl) {
@@ -114,7 +108,7 @@ static att_data_t make_data(const att_case_t *c, uint64_t seed) {
     uint64_t st = seed;
     if (c->layout == LAYOUT_PACKED) {
         d.nqkv = (size_t)c->B * c->Lq * 3 * c->H * c->D;
-        d.qkv = fmalloc(d.nqkv);
+        d.qkv = test_alloc(d.nqkv);
         test_fill_normal(&st, d.qkv, d.nqkv, 1.0f);
         d.q = d.qkv;
         d.k = d.qkv + (size_t)c->H * c->D;
@@ -122,7 +116,7 @@ static att_data_t make_data(const att_case_t *c, uint64_t seed) {
         for (size_t i = 0; i < d.nqkv; i++) // scale the q slices only
             if ((i / ((size_t)c->H * c->D)) % 3 == 0) d.qkv[i] *= c->qscale;
     } else {
-        d.q = fmalloc(d.nq), d.k = fmalloc(d.nk), d.v = fmalloc(d.nv);
+        d.q = test_alloc(d.nq), d.k = test_alloc(d.nk), d.v = test_alloc(d.nv);
         test_fill_normal(&st, d.q, d.nq, c->qscale);
         test_fill_normal(&st, d.k, d.nk, 1.0f);
         test_fill_normal(&st, d.v, d.nv, 1.0f);
@@ -171,7 +165,7 @@ static void name_case(char *buf, size_t cap, const att_case_t *c, const char *wh
 static void check_ref(tctx_t *T, const att_case_t *c) {
     att_data_t d = make_data(c, T->seed);
     float *got = run(T, T->cpu, T->cpu_arena, c, &d);
-    float *ref = fmalloc(d.no);
+    float *ref = test_alloc(d.no);
     ref_attention(ref, d.q, d.k, d.v, &d.a);
     char name[160];
     name_case(name, sizeof name, c, "vs ref");
@@ -251,7 +245,7 @@ static void attention_layouts_agree(tctx_t *T) {
     float *o1 = run(T, T->cpu, T->cpu_arena, &c1, &d1);
     float *o2 = run(T, T->cpu, T->cpu_arena, &c2, &d2);
     if (o1 && o2) {
-        float *o2p = fmalloc(d1.no);
+        float *o2p = test_alloc(d1.no);
         for (int b = 0; b < B; b++)
             for (int h = 0; h < H; h++)
                 for (int l = 0; l < L; l++)

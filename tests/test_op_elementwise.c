@@ -9,12 +9,6 @@
 #include "ops/activation.h"
 #include "test_util.h"
 
-static float *fmalloc(size_t n) {
-    float *p = calloc(n ? n : 1, sizeof(float));
-    if (!p) abort();
-    return p;
-}
-
 static double *dmalloc(size_t n) {
     double *p = calloc(n ? n : 1, sizeof(double));
     if (!p) abort();
@@ -102,7 +96,7 @@ static const float extremes[] = {-80, 80, -40, 40, -20.5f, 20.5f, -20, 20, -1e-6
 #define N_GRID 4001
 #define N_ACT_IN (N_GRID + sizeof extremes / sizeof extremes[0])
 static float *act_inputs(void) {
-    float *x = fmalloc(N_ACT_IN); // (N_ACT_IN)
+    float *x = test_alloc(N_ACT_IN); // (N_ACT_IN)
     for (int i = 0; i < N_GRID; i++) x[i] = -10.0f + 0.005f * (float)i;
     memcpy(x + N_GRID, extremes, sizeof extremes);
     return x;
@@ -215,7 +209,7 @@ static double unary_loss(void *p) {
 static void unary_fd(tctx_t *T) {
     const size_t n = 257;
     uint64_t st = T->seed;
-    float *x = fmalloc(n), *w = fmalloc(n), *ana = fmalloc(n);
+    float *x = test_alloc(n), *w = test_alloc(n), *ana = test_alloc(n);
     test_fill_uniform(&st, x, n, -4.0f, 4.0f);
     for (size_t i = 0; i < n; i++)
         if (fabsf(x[i]) < 0.01f) x[i] = 0.5f; // away from ReLU's kink
@@ -284,7 +278,7 @@ static void binary_ref_fd(tctx_t *T) {
         for (int op = 0; op < 2; op++) {
             const bcase_t *bc = &bin_cases[ci];
             const vkd_binary_t d = {bc->n, bc->b_n, bc->b_inner, (vkd_binop_t)op};
-            float *a = fmalloc(d.n), *b = fmalloc(d.b_n), *w = fmalloc(d.n);
+            float *a = test_alloc(d.n), *b = test_alloc(d.b_n), *w = test_alloc(d.n);
             test_fill_uniform(&st, a, d.n, -2, 2);
             test_fill_uniform(&st, b, d.b_n, -2, 2);
             test_fill_uniform(&st, w, d.n, -1, 1);
@@ -327,7 +321,7 @@ static void binary_big(tctx_t *T) {
                                   {4096 * 64, 64, 1, VKD_BIN_ADD}};
     for (int ci = 0; ci < 2; ci++) {
         const vkd_binary_t *d = &cases[ci];
-        float *a = fmalloc(d->n), *b = fmalloc(d->b_n), *w = fmalloc(d->n);
+        float *a = test_alloc(d->n), *b = test_alloc(d->b_n), *w = test_alloc(d->n);
         test_fill_uniform(&st, a, d->n, -2, 2);
         test_fill_uniform(&st, b, d->b_n, -2, 2);
         test_fill_normal(&st, w, d->n, 1);
@@ -369,7 +363,7 @@ static double scale_loss(void *p) {
 static void scale_fill_copy(tctx_t *T) {
     const size_t n = 1001;
     uint64_t st = T->seed;
-    float *x = fmalloc(n), *w = fmalloc(n);
+    float *x = test_alloc(n), *w = test_alloc(n);
     double *ref = dmalloc(n);
     test_fill_uniform(&st, x, n, -3, 3);
     test_fill_uniform(&st, w, n, -1, 1);
@@ -425,7 +419,7 @@ static void vk_unary(tctx_t *T) {
     // multiple of 256.
     const size_t ng = N_ACT_IN, n = ng + 66000;
     uint64_t st = T->seed;
-    float *x = fmalloc(n), *g = fmalloc(n), *grid = act_inputs();
+    float *x = test_alloc(n), *g = test_alloc(n), *grid = act_inputs();
     memcpy(x, grid, ng * sizeof(float));
     test_fill_normal(&st, x + ng, n - ng, 3.0f);
     test_fill_normal(&st, g, n, 1.0f);
@@ -482,7 +476,7 @@ static void vk_binary(tctx_t *T) {
     uint64_t st = T->seed;
     for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
         const vkd_binary_t *d = &cases[ci];
-        float *a = fmalloc(d->n), *b = fmalloc(d->b_n), *g = fmalloc(d->n);
+        float *a = test_alloc(d->n), *b = test_alloc(d->b_n), *g = test_alloc(d->n);
         test_fill_uniform(&st, a, d->n, -2, 2);
         test_fill_uniform(&st, b, d->b_n, -2, 2);
         test_fill_normal(&st, g, d->n, 1);
@@ -527,7 +521,7 @@ static void vk_binary(tctx_t *T) {
 static void vk_scale_fill_copy(tctx_t *T) {
     const size_t n = 100003;
     uint64_t st = T->seed;
-    float *x = fmalloc(n), *g = fmalloc(n);
+    float *x = test_alloc(n), *g = test_alloc(n);
     test_fill_normal(&st, x, n, 2);
     test_fill_normal(&st, g, n, 1);
     vkd_buf_t cx = test_buf(T, T->cpu_arena, x, n), cg = test_buf(T, T->cpu_arena, g, n);
@@ -573,7 +567,7 @@ static void vk_binary_long_db(tctx_t *T) {
     uint64_t st = T->seed;
     for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
         const vkd_binary_t *d = &cases[ci];
-        float *a = fmalloc(d->n), *g = fmalloc(d->n), b = 0.75f, db0 = -0.5f;
+        float *a = test_alloc(d->n), *g = test_alloc(d->n), b = 0.75f, db0 = -0.5f;
         test_fill_uniform(&st, a, d->n, 0.5f, 1.5f);
         test_fill_uniform(&st, g, d->n, 0.0f, 1.0f);
         vkd_arena_reset(T->cpu_arena);

@@ -8,14 +8,8 @@
 
 // ---- shared helpers -----------------------------------------------------------------
 
-static float *fmalloc(size_t n) {
-    float *p = calloc(n ? n : 1, sizeof(float));
-    if (!p) abort();
-    return p;
-}
-
 static float *randn(uint64_t *st, size_t n, float mean, float sd) {
-    float *x = fmalloc(n);
+    float *x = test_alloc(n);
     test_fill_normal(st, x, n, sd);
     for (size_t i = 0; i < n; i++) x[i] += mean;
     return x;
@@ -221,8 +215,8 @@ static void check_cpu_vs_ref(tctx_t *T, const norm_case_t *c, float mean_shift) 
     norm_data_t d = nd_make(c, &st, mean_shift);
     size_t n = nc_elems(c), s = nc_stats(c), p = nc_params(c);
     norm_result_t r = norm_run(T, T->cpu, T->cpu_arena, c, &d);
-    float *out = fmalloc(n), *mean = fmalloc(s), *rstd = fmalloc(s);
-    float *dx = fmalloc(n), *dw = fmalloc(p), *db = fmalloc(p);
+    float *out = test_alloc(n), *mean = test_alloc(s), *rstd = test_alloc(s);
+    float *dx = test_alloc(n), *dw = test_alloc(p), *db = test_alloc(p);
     const float *w = c->has_w ? d.w : NULL, *b = c->has_b ? d.b : NULL;
     if (c->gn) {
         gn_ref_fwd(out, mean, rstd, d.x, w, b, &c->g);

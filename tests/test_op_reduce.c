@@ -9,18 +9,6 @@
 
 #include "test_util.h"
 
-static float *fmalloc(size_t n) {
-    float *p = calloc(n ? n : 1, sizeof(float));
-    if (!p) abort();
-    return p;
-}
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-}
-
 // out (outer, inner) in double, rounded to float at the end.
 static void ref_reduce(float *out, const float *x, const vkd_reduce_t *d) {
     for (size_t o = 0; o < d->outer; o++)
@@ -41,7 +29,7 @@ static void reduce_ref(tctx_t *T) {
     for (size_t ci = 0; ci < sizeof small_cases / sizeof small_cases[0]; ci++) {
         const vkd_reduce_t *d = &small_cases[ci];
         const size_t nin = d->outer * d->n * d->inner, nout = d->outer * d->inner;
-        float *x = fmalloc(nin), *ref = fmalloc(nout);
+        float *x = test_alloc(nin), *ref = test_alloc(nout);
         test_fill_normal(&st, x, nin, 1.0f);
         for (size_t i = 0; i < nin; i++) x[i] += 0.5f; // sums far from 0
         ref_reduce(ref, x, d);
@@ -63,7 +51,7 @@ static void reduce_ref(tctx_t *T) {
 static void reduce_long_sum(tctx_t *T) {
     const size_t n = 1000000;
     uint64_t st = T->seed;
-    float *x = fmalloc(n);
+    float *x = test_alloc(n);
     test_fill_uniform(&st, x, n, 0.0f, 1.0f);
     double s = 0;
     float naive = 0;
@@ -98,7 +86,7 @@ static void reduce_fd(tctx_t *T) {
     for (int ci = 0; ci < 4; ci++) {
         const vkd_reduce_t *d = &cases[ci];
         const size_t nin = d->outer * d->n * d->inner, nout = d->outer * d->inner;
-        float *x = fmalloc(nin), *w = fmalloc(nout), *ana = fmalloc(nin);
+        float *x = test_alloc(nin), *w = test_alloc(nout), *ana = test_alloc(nin);
         test_fill_normal(&st, x, nin, 1.0f);
         test_fill_uniform(&st, w, nout, -1.0f, 1.0f);
         vkd_arena_reset(T->cpu_arena);
@@ -145,7 +133,7 @@ static void vk_reduce(tctx_t *T) {
     for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
         const vkd_reduce_t *d = &cases[ci];
         const size_t nin = d->outer * d->n * d->inner, nout = d->outer * d->inner;
-        float *x = fmalloc(nin), *g = fmalloc(nout), *ref = fmalloc(nout);
+        float *x = test_alloc(nin), *g = test_alloc(nout), *ref = test_alloc(nout);
         test_fill_uniform(&st, x, nin, -0.5f, 1.5f);
         test_fill_normal(&st, g, nout, 1.0f);
         vkd_arena_reset(T->cpu_arena);
@@ -158,13 +146,13 @@ static void vk_reduce(tctx_t *T) {
         vkd_buf_t vdx = test_buf(T, T->vk_arena, NULL, nin), vg = test_buf(T, T->vk_arena, g, nout);
         CHECK_OK(T, op_reduce_forward(T->vk, vo, vx, d)); // warm-up: pipeline creation
         CHECK_OK(T, vkd_backend_sync(T->vk));
-        double t0 = now_ms();
+        double t0 = test_now_ms();
         CHECK_OK(T, op_reduce_forward(T->vk, vo, vx, d));
         CHECK_OK(T, vkd_backend_sync(T->vk));
-        double t_vk = now_ms() - t0;
-        t0 = now_ms();
+        double t_vk = test_now_ms() - t0;
+        t0 = test_now_ms();
         CHECK_OK(T, op_reduce_forward(T->cpu, co, cx, d));
-        double t_cpu = now_ms() - t0;
+        double t_cpu = test_now_ms() - t0;
         CHECK_OK(T, op_fill(T->cpu, cdx, 0.25f, nin));
         CHECK_OK(T, op_fill(T->vk, vdx, 0.25f, nin));
         CHECK_OK(T, op_reduce_backward(T->cpu, cdx, cg, d));
@@ -195,7 +183,7 @@ static void vk_reduce_long(tctx_t *T) {
     for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
         const vkd_reduce_t *d = &cases[ci];
         const size_t nin = d->outer * d->n * d->inner, nout = d->outer * d->inner;
-        float *x = fmalloc(nin), *ref = fmalloc(nout);
+        float *x = test_alloc(nin), *ref = test_alloc(nout);
         test_fill_uniform(&st, x, nin, -0.5f, 1.5f);
         ref_reduce(ref, x, d);
         vkd_arena_reset(T->cpu_arena);
@@ -205,10 +193,10 @@ static void vk_reduce_long(tctx_t *T) {
         vkd_buf_t vx = test_buf(T, T->vk_arena, x, nin), vo = test_buf(T, T->vk_arena, NULL, nout);
         CHECK_OK(T, op_fill(T->vk, vo, 12345.0f, nout)); // the first chunk must overwrite this
         CHECK_OK(T, op_reduce_forward(T->cpu, co, cx, d));
-        double t0 = now_ms();
+        double t0 = test_now_ms();
         CHECK_OK(T, op_reduce_forward(T->vk, vo, vx, d));
         CHECK_OK(T, vkd_backend_sync(T->vk));
-        const double t_vk = now_ms() - t0;
+        const double t_vk = test_now_ms() - t0;
         float *o = test_read(T, vo, nout);
         char name[96];
         snprintf(name, sizeof name, "%s (%zu, %zu, %zu)", d->mean ? "mean" : "sum", d->outer, d->n,

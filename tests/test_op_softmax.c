@@ -9,18 +9,6 @@
 
 #include "test_util.h"
 
-static float *fmalloc(size_t n) {
-    float *p = calloc(n ? n : 1, sizeof(float));
-    if (!p) abort();
-    return p;
-}
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-}
-
 // y (N, D) = softmax(scale x) in double.
 static void ref_softmax(float *y, const float *x, int N, int D, float scale) {
     for (int r = 0; r < N; r++) {
@@ -36,7 +24,7 @@ static void ref_softmax(float *y, const float *x, int N, int D, float scale) {
 // dx (N, D) = scale y (dy - sum dy y) in double, from the double softmax of x.
 static void ref_softmax_bwd(float *dx, const float *dy, const float *x, int N, int D,
                             float scale) {
-    float *y = fmalloc((size_t)N * D);
+    float *y = test_alloc((size_t)N * D);
     ref_softmax(y, x, N, D, scale);
     for (int r = 0; r < N; r++) {
         size_t o = (size_t)r * D;
@@ -62,7 +50,7 @@ static void softmax_ref(tctx_t *T) {
     for (int ci = 0; ci < 6; ci++) {
         const sm_case_t *c = &cases[ci];
         const size_t nd = (size_t)c->N * c->D;
-        float *x = fmalloc(nd), *ref = fmalloc(nd), *g = fmalloc(nd), *dref = fmalloc(nd);
+        float *x = test_alloc(nd), *ref = test_alloc(nd), *g = test_alloc(nd), *dref = test_alloc(nd);
         test_fill_normal(&st, x, nd, c->spread);
         test_fill_normal(&st, g, nd, 1.0f);
         ref_softmax(ref, x, c->N, c->D, c->scale);
@@ -107,7 +95,7 @@ static void softmax_fd(tctx_t *T) {
     const size_t nd = (size_t)N * D;
     const float scale = 0.7f;
     uint64_t st = T->seed;
-    float *x = fmalloc(nd), *w = fmalloc(nd), *ana = fmalloc(nd);
+    float *x = test_alloc(nd), *w = test_alloc(nd), *ana = test_alloc(nd);
     test_fill_normal(&st, x, nd, 2.0f);
     test_fill_uniform(&st, w, nd, -1.0f, 1.0f);
     vkd_buf_t in = test_buf(T, T->cpu_arena, x, nd), out = test_buf(T, T->cpu_arena, NULL, nd);
@@ -133,7 +121,7 @@ static void softmax_fd(tctx_t *T) {
 // Forward and backward of one shape on both backends from the same inputs.
 static void vk_softmax_case(tctx_t *T, const sm_case_t *c, uint64_t *st) {
     const size_t nd = (size_t)c->N * c->D;
-    float *x = fmalloc(nd), *g = fmalloc(nd);
+    float *x = test_alloc(nd), *g = test_alloc(nd);
     test_fill_normal(st, x, nd, c->spread);
     test_fill_normal(st, g, nd, 1.0f);
     vkd_arena_reset(T->cpu_arena);
@@ -145,13 +133,13 @@ static void vk_softmax_case(tctx_t *T, const sm_case_t *c, uint64_t *st) {
     free(x), free(g);
     CHECK_OK(T, op_softmax_forward(T->vk, vy, vx, c->N, c->D, c->scale)); // warm-up
     CHECK_OK(T, vkd_backend_sync(T->vk));
-    double t0 = now_ms();
+    double t0 = test_now_ms();
     CHECK_OK(T, op_softmax_forward(T->vk, vy, vx, c->N, c->D, c->scale));
     CHECK_OK(T, vkd_backend_sync(T->vk));
-    double t_vk = now_ms() - t0;
-    t0 = now_ms();
+    double t_vk = test_now_ms() - t0;
+    t0 = test_now_ms();
     CHECK_OK(T, op_softmax_forward(T->cpu, cy, cx, c->N, c->D, c->scale));
-    double t_cpu = now_ms() - t0;
+    double t_cpu = test_now_ms() - t0;
     CHECK_OK(T, op_fill(T->cpu, cdx, 0.125f, nd));
     CHECK_OK(T, op_fill(T->vk, vdx, 0.125f, nd));
     CHECK_OK(T, op_softmax_backward(T->cpu, cdx, cg, cy, c->N, c->D, c->scale));
@@ -194,7 +182,7 @@ static void vk_softmax_long_rows(tctx_t *T) {
         return;
     }
     const int D = too_long.D, D2 = 4500000;
-    float *x = fmalloc(D2), *g = fmalloc(D2);
+    float *x = test_alloc(D2), *g = test_alloc(D2);
     test_fill_normal(&st, x, D2, 3.0f);
     test_fill_normal(&st, g, D2, 1.0f);
     vkd_arena_reset(T->cpu_arena);

@@ -12,12 +12,6 @@
 #include "sds/unicode.h"
 #include "test_util.h"
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 // Runs a code-point function on UTF-8 text and compares with the expected UTF-8 result.
 typedef vkd_status_t (*cp_fn)(const uint32_t *, size_t, uint32_t **, size_t *);
 static void check_cp_fn(tctx_t *T, const char *name, cp_fn fn, const char *in, const char *want) {
@@ -120,10 +114,10 @@ static vkd_tokenizer_t *load_clip(tctx_t *T, const char *dir) {
     char path[1200];
     snprintf(path, sizeof path, "%s/bpe_simple_vocab_16e6.txt.gz", dir);
     vkd_tokenizer_t *t = NULL;
-    double t0 = now_s();
+    double t0 = (test_now_ms() * 1e-3);
     vkd_status_t st = vkd_tokenizer_load(path, &t);
     CHECK(T, st == VKD_OK, "load %s: %s", path, vkd_last_error());
-    if (t) printf("  loaded CLIP BPE in %.0f ms\n", 1e3 * (now_s() - t0));
+    if (t) printf("  loaded CLIP BPE in %.0f ms\n", 1e3 * ((test_now_ms() * 1e-3) - t0));
     return t;
 }
 
@@ -473,7 +467,7 @@ static void time_prompts(tctx_t *T, const vkd_tokenizer_t *t, const char *name, 
     char prompt[128];
     int32_t ids[VKD_CLIP_CONTEXT];
     long total = 0;
-    double t0 = now_s();
+    double t0 = (test_now_ms() * 1e-3);
     for (int i = 0; i < N_PROMPTS; i++) {
         make_prompt(prompt, sizeof prompt, i, long_form);
         int used;
@@ -485,7 +479,7 @@ static void time_prompts(tctx_t *T, const vkd_tokenizer_t *t, const char *name, 
         }
         total += used;
     }
-    double dt = now_s() - t0;
+    double dt = (test_now_ms() * 1e-3) - t0;
     printf("  %s: %d prompts in %.1f ms (%.0f prompts/s, %.1f tokens each)\n", name, N_PROMPTS,
            1e3 * dt, N_PROMPTS / dt, (double)total / N_PROMPTS);
     CHECK(T, dt < 1.0, "%s: %d prompts took %.2f s", name, N_PROMPTS, dt);

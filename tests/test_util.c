@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "blas.h"
 
@@ -18,6 +19,21 @@ void test_fail(tctx_t *T, const char *file, int line, const char *fmt, ...) {
     va_end(ap);
     fputc('\n', stderr);
     T->failures++;
+}
+
+float *test_alloc(size_t n) {
+    float *p = calloc(n ? n : 1, sizeof(float));
+    if (!p) {
+        fprintf(stderr, "test_alloc: out of memory for %zu floats\n", n);
+        abort();
+    }
+    return p;
+}
+
+double test_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
 }
 
 static uint32_t pcg(uint64_t *s) {

@@ -58,6 +58,11 @@ void test_fail(tctx_t *T, const char *file, int line, const char *fmt, ...)
         }                                                                                \
     } while (0)
 
+// calloc'd float array (n may be 0); aborts the test binary when memory runs out.
+float *test_alloc(size_t n);
+// Monotonic clock in milliseconds, for the timings tests print.
+double test_now_ms(void);
+
 // Deterministic test data (a small PCG, independent of the code under test).
 void test_fill_uniform(uint64_t *state, float *x, size_t n, float lo, float hi);
 void test_fill_normal(uint64_t *state, float *x, size_t n, float stddev);
