@@ -15,6 +15,8 @@ static void usage(FILE *f) {
             "commands:\n"
             "  info [--bench] [--device D]   devices, OpenBLAS kernel, build; --bench measures\n"
             "                                GEMM and bandwidth on each backend\n"
+            "  sample \"PROMPT\" [-n N] [-o PNG] [--prior P|oracle]\n"
+            "                                a grid of 2D samples from a diffusion prior\n"
             "\n"
             "Run `vkdream <command> --help` for a command's options.\n",
             VKD_VERSION);
@@ -42,6 +44,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(cmd, "info")) return cmd_info(argc - 1, argv + 1);
+    if (!strcmp(cmd, "sample")) return cmd_sample(argc - 1, argv + 1);
     fprintf(stderr, "vkdream: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return 2;
