@@ -7,6 +7,7 @@ PACKAGES=(
   build-essential cmake pkg-config
   libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers vulkan-tools glslang-tools
   libcglm-dev libopenblas-dev libopenblas-openmp-dev libpng-dev libcjson-dev zlib1g-dev
+  libglfw3-dev xvfb xauth xdotool twm
 )
 
 missing=()
