@@ -43,8 +43,15 @@ typedef struct vkd_backend_ops {
                                      float);
     vkd_status_t (*conv2d_forward)(vkd_backend_t *, vkd_buf_t, vkd_buf_t, vkd_buf_t, vkd_buf_t,
                                    const vkd_conv2d_t *);
+    vkd_status_t (*conv2d_backward)(vkd_backend_t *, vkd_buf_t, vkd_buf_t, vkd_buf_t, vkd_buf_t,
+                                    vkd_buf_t, vkd_buf_t, const vkd_conv2d_t *);
     vkd_status_t (*attention_forward)(vkd_backend_t *, vkd_buf_t, vkd_buf_t, vkd_buf_t,
                                       vkd_buf_t, const vkd_attention_t *);
+    vkd_status_t (*attention_backward)(vkd_backend_t *, vkd_buf_t, vkd_buf_t, vkd_buf_t,
+                                       vkd_buf_t, vkd_buf_t, vkd_buf_t, vkd_buf_t,
+                                       const vkd_attention_t *);
+    vkd_status_t (*embedding_backward)(vkd_backend_t *, vkd_buf_t, vkd_buf_t, const int32_t *,
+                                       int, int, int);
     vkd_status_t (*adam_step)(vkd_backend_t *, vkd_buf_t, vkd_buf_t, vkd_buf_t, vkd_buf_t, size_t,
                               const vkd_adam_t *);
     vkd_status_t (*rng_uniform)(vkd_backend_t *, vkd_buf_t, size_t, uint64_t, uint64_t,

@@ -158,6 +158,13 @@ static inline int vkd_conv2d_out_w(const vkd_conv2d_t *c) {
 }
 vkd_status_t op_conv2d_forward(vkd_backend_t *be, vkd_buf_t out, vkd_buf_t inp,
                                vkd_buf_t weight, vkd_buf_t bias, const vkd_conv2d_t *c);
+// Gradients of op_conv2d_forward from dout (B, Cout, Ho, Wo): dinp (B, Cin, H, W),
+// dweight (Cout, Cin, KH, KW), dbias (Cout) += ...; any of the three may be VKD_BUF_NONE.
+// inp and weight are the forward's (both required). No gradient may overlap an input or
+// another gradient.
+vkd_status_t op_conv2d_backward(vkd_backend_t *be, vkd_buf_t dinp, vkd_buf_t dweight,
+                                vkd_buf_t dbias, vkd_buf_t dout, vkd_buf_t inp,
+                                vkd_buf_t weight, const vkd_conv2d_t *c);
 
 // ---- attention ----------------------------------------------------------------------
 // Scaled dot-product attention, per batch b < B and head h < H:
@@ -176,6 +183,24 @@ typedef struct {
 } vkd_attention_t;
 vkd_status_t op_attention_forward(vkd_backend_t *be, vkd_buf_t out, vkd_buf_t q, vkd_buf_t k,
                                   vkd_buf_t v, const vkd_attention_t *a);
+// Gradients of op_attention_forward from dout: dq, dk, dv += ...; any may be VKD_BUF_NONE.
+// Each uses the strides of its forward tensor (dq those of q, dk of k, dv of v, dout of
+// out). Nothing is saved: P is recomputed from q and k. The elements of each present
+// gradient must be distinct (no stride-0 broadcast, no overlapping rows), and no gradient
+// may overlap dout, q, k or v. Different gradients may be disjoint views of one buffer
+// (packed (B, L, 3, H, D) qkv) or the very same view (when q and k are one tensor); other
+// partial overlaps between them are not detected and give undefined results.
+vkd_status_t op_attention_backward(vkd_backend_t *be, vkd_buf_t dq, vkd_buf_t dk, vkd_buf_t dv,
+                                   vkd_buf_t dout, vkd_buf_t q, vkd_buf_t k, vkd_buf_t v,
+                                   const vkd_attention_t *a);
+
+// ---- embedding ----------------------------------------------------------------------
+// Backward of a token-embedding lookup out (N, D) row i = weight (V, D) row ids[i]:
+//   dweight (V, D) row ids[i] += dout (N, D) row i, for i < N (repeated ids add up).
+// ids is a HOST array of N int32 token ids, each in [0, V) (buffers hold floats only);
+// it is read during the call and may be freed when the call returns.
+vkd_status_t op_embedding_backward(vkd_backend_t *be, vkd_buf_t dweight, vkd_buf_t dout,
+                                   const int32_t *ids, int N, int V, int D);
 
 // ---- optimiser ----------------------------------------------------------------------
 // Adam / AdamW (decoupled weight decay) on n parameters; step counts from 1 and is used

@@ -50,8 +50,15 @@ VKD_DECLARE_BODIES(softmax_backward, vkd_buf_t dinp, vkd_buf_t dout, vkd_buf_t o
                    int D, float scale);
 VKD_DECLARE_BODIES(conv2d_forward, vkd_buf_t out, vkd_buf_t inp, vkd_buf_t weight,
                    vkd_buf_t bias, const vkd_conv2d_t *c);
+VKD_DECLARE_BODIES(conv2d_backward, vkd_buf_t dinp, vkd_buf_t dweight, vkd_buf_t dbias,
+                   vkd_buf_t dout, vkd_buf_t inp, vkd_buf_t weight, const vkd_conv2d_t *c);
 VKD_DECLARE_BODIES(attention_forward, vkd_buf_t out, vkd_buf_t q, vkd_buf_t k, vkd_buf_t v,
                    const vkd_attention_t *a);
+VKD_DECLARE_BODIES(attention_backward, vkd_buf_t dq, vkd_buf_t dk, vkd_buf_t dv,
+                   vkd_buf_t dout, vkd_buf_t q, vkd_buf_t k, vkd_buf_t v,
+                   const vkd_attention_t *a);
+VKD_DECLARE_BODIES(embedding_backward, vkd_buf_t dweight, vkd_buf_t dout, const int32_t *ids,
+                   int N, int V, int D);
 VKD_DECLARE_BODIES(adam_step, vkd_buf_t param, vkd_buf_t m, vkd_buf_t v, vkd_buf_t grad,
                    size_t n, const vkd_adam_t *o);
 VKD_DECLARE_BODIES(rng_uniform, vkd_buf_t out, size_t n, uint64_t seed, uint64_t stream,

@@ -22,7 +22,11 @@ const vkd_backend_ops_t vkd_vk_ops = {
     .softmax_forward = softmax_forward_vk,
     .softmax_backward = softmax_backward_vk,
     .conv2d_forward = conv2d_forward_vk,
+    .conv2d_backward = conv2d_backward_vk,
+    // attention_backward: no Vulkan body yet (NULL: VKD_CALL reports "not available"); the
+    // trainer runs it on the CPU backend.
     .attention_forward = attention_forward_vk,
+    .embedding_backward = embedding_backward_vk,
     .adam_step = adam_step_vk,
     .rng_uniform = rng_uniform_vk,
     .rng_normal = rng_normal_vk,
