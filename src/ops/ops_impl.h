@@ -13,6 +13,14 @@ vkd_status_t vkd_check_buf(const char *op, const char *arg, vkd_buf_t b, size_t 
 vkd_status_t vkd_check_backend(const char *op, vkd_backend_t *be, const vkd_buf_t *bufs, int n);
 
 
+// Attention descriptor checks shared by the forward and the backward: sizes, scale, causal
+// shape, the extents (in elements) of the q, k, v and out/dout views, and distinct elements
+// of the out/dout view. vkd_attention_view_distinct checks any (B, H, L, W) view.
+vkd_status_t vkd_attention_check(const char *op, const vkd_attention_t *a, const char *out_name,
+                                 int64_t *eq, int64_t *ek, int64_t *ev, int64_t *eo);
+vkd_status_t vkd_attention_view_distinct(const char *op, const char *name, int B, int H, int L,
+                                         int W, int64_t sb, int64_t sh, int64_t sl);
+
 #define VKD_DECLARE_BODIES(name, ...)                                                    \
     vkd_status_t name##_cpu(vkd_backend_t *be, __VA_ARGS__);                             \
     vkd_status_t name##_vk(vkd_backend_t *be, __VA_ARGS__)
