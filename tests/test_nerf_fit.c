@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "image.h"
+#include "nerf/checkpoint.h"
 #include "nerf/render.h"
 #include "philox.h"
 #include "test_util.h"
@@ -285,6 +286,13 @@ static void fit(tctx_t *T, const fit_case_t *fc) {
     free(rays), free(gt), free(rgb);
     free(train.rays), free(train.rgb), free(train.lit), free(train.light);
     free(test.rays), free(test.rgb), free(test.lit), free(test.light);
+    // The fitted field, for `vkdream render` (ctest runs in the build directory).
+    char ckpt[96];
+    snprintf(ckpt, sizeof ckpt, "nerf_fit_%s.safetensors", fc->name);
+    for (char *c = ckpt; *c; c++)
+        if (*c == ' ') *c = '_';
+    if (vkd_nerf_ckpt_save(ckpt, f, r, NULL) != VKD_OK)
+        test_fail(T, __FILE__, __LINE__, "saving %s: %s", ckpt, vkd_last_error());
     vkd_nerf_renderer_destroy(r);
     vkd_field_destroy(f);
 }

@@ -7,6 +7,7 @@ int cmd_info(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_view(int argc, char **argv);
+int cmd_render(int argc, char **argv);
 
 // Print "vkdream: <message>" for the last error (and a hint when given) to stderr.
 int cli_error(const char *hint);
