@@ -3,11 +3,20 @@
 #ifndef VKD_CLI_H
 #define VKD_CLI_H
 
+#include <stdint.h>
+
 int cmd_info(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_view(int argc, char **argv);
 int cmd_render(int argc, char **argv);
+
+// Strict numeric flag values (src/cli/args.c): the whole string, inside [lo, hi];
+// 1 on success, 0 otherwise (*out untouched).
+int cli_parse_double(const char *s, double lo, double hi, double *out);
+int cli_parse_long(const char *s, long lo, long hi, long *out);
+int cli_parse_int(const char *s, int lo, int hi, int *out);
+int cli_parse_u64(const char *s, uint64_t *out);
 
 // Print "vkdream: <message>" for the last error (and a hint when given) to stderr.
 int cli_error(const char *hint);

@@ -1,6 +1,5 @@
 // `vkdream export`: mesh a field (a ShapeWorld object now; a NeRF checkpoint once the
 // field is pluggable) into a .glb, .obj or .ply file.
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,16 +40,6 @@ static int usage_error(const char *fmt, const char *arg) {
     return 2;
 }
 
-static int parse_num(const char *s, double lo, double hi, double *out) {
-    if (!s || !*s) return 0;
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (*end || errno || !isfinite(v) || v < lo || v > hi) return 0;
-    *out = v;
-    return 1;
-}
-
 int cmd_export(int argc, char **argv) {
     const char *out = "mesh.glb", *caption = NULL, *ckpt = NULL;
     vkd_mc_opts_t o = vkd_mc_opts_default();
@@ -72,19 +61,19 @@ int cmd_export(int argc, char **argv) {
             else if (!strcmp(a, "--shapeworld"))
                 caption = v;
             else if (!strcmp(a, "--grid")) {
-                if (!parse_num(v, 8, 512, &x) || x != floor(x))
+                if (!cli_parse_double(v, 8, 512, &x) || x != floor(x))
                     return usage_error("--grid: '%s' is not an integer in 8..512", v);
                 o.grid = (int)x;
             } else if (!strcmp(a, "--threshold")) {
-                if (!parse_num(v, -1e30, 1e30, &x))
+                if (!cli_parse_double(v, -1e30, 1e30, &x))
                     return usage_error("--threshold: '%s' is not a finite number", v);
                 o.threshold = (float)x;
             } else if (!strcmp(a, "--radius")) {
-                if (!parse_num(v, 1e-3, 1e3, &x))
+                if (!cli_parse_double(v, 1e-3, 1e3, &x))
                     return usage_error("--radius: '%s' is not a number in 0.001..1000", v);
                 o.radius = (float)x;
             } else {
-                if (!parse_num(v, 4, 2e9, &x) || x != floor(x))
+                if (!cli_parse_double(v, 4, 2e9, &x) || x != floor(x))
                     return usage_error("--faces: '%s' is not an integer >= 4", v);
                 faces = (int)x;
             }

@@ -1,6 +1,5 @@
 // `vkdream render`: pictures of a NeRF checkpoint or of a ShapeWorld object without a
 // window: a turntable (or one --camera view) per picture mode, tiled into one PNG.
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,16 +45,6 @@ static int usage_error(const char *fmt, const char *arg) {
     fprintf(stderr, "\n\n");
     usage(stderr);
     return 2;
-}
-
-static int parse_num(const char *s, double lo, double hi, double *out) {
-    if (!s || !*s) return 0;
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (*end || errno || !isfinite(v) || v < lo || v > hi) return 0;
-    *out = v;
-    return 1;
 }
 
 typedef struct {
@@ -190,15 +179,15 @@ int cmd_render(int argc, char **argv) {
         else if (!strcmp(a, "--mode")) mode = v;
         else if (!strcmp(a, "--device")) device = v;
         else if (!strcmp(a, "--views")) {
-            if (!parse_num(v, 1, 64, &x) || x != floor(x))
+            if (!cli_parse_double(v, 1, 64, &x) || x != floor(x))
                 return usage_error("--views: '%s' is not an integer in 1..64", v);
             o.views = (int)x;
         } else if (!strcmp(a, "--res")) {
-            if (!parse_num(v, 8, 1024, &x) || x != floor(x))
+            if (!cli_parse_double(v, 8, 1024, &x) || x != floor(x))
                 return usage_error("--res: '%s' is not an integer in 8..1024", v);
             o.res = (int)x;
         } else if (!strcmp(a, "--elevation")) {
-            if (!parse_num(v, -89, 89, &x))
+            if (!cli_parse_double(v, -89, 89, &x))
                 return usage_error("--elevation: '%s' is not a number in -89..89", v);
             o.elevation = (float)x;
         } else {

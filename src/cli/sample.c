@@ -1,5 +1,4 @@
 // `vkdream sample "PROMPT"`: a PNG grid of 2D samples from a prior, to check it by eye.
-#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -51,36 +50,6 @@ static int usage_error(const char *fmt, const char *arg) {
     fprintf(stderr, "\n\n");
     usage(stderr);
     return 2;
-}
-
-static int parse_long(const char *s, long lo, long hi, long *out) {
-    if (!s || !*s) return 0;
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || *end || v < lo || v > hi) return 0;
-    *out = v;
-    return 1;
-}
-
-static int parse_u64(const char *s, uint64_t *out) {
-    if (!s || !*s || *s == '-') return 0;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end) return 0;
-    *out = (uint64_t)v;
-    return 1;
-}
-
-static int parse_double(const char *s, double lo, double hi, double *out) {
-    if (!s || !*s) return 0;
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || *end || !isfinite(v) || v < lo || v > hi) return 0;
-    *out = v;
-    return 1;
 }
 
 // The bundled prior: $VKDREAM_MODELS/, then models/ beside or above the executable, then
@@ -149,7 +118,7 @@ static int parse_args(int argc, char **argv, sample_args_t *a) {
         if (!v) return usage_error("option %s needs a value", f);
         i++;
         if (!strcmp(f, "-n")) {
-            if (!parse_long(v, 1, 256, &a->n)) return usage_error("-n: '%s' is not a count in 1..256", v);
+            if (!cli_parse_long(v, 1, 256, &a->n)) return usage_error("-n: '%s' is not a count in 1..256", v);
         } else if (!strcmp(f, "-o")) {
             a->out = v;
         } else if (!strcmp(f, "--prior")) {
@@ -160,25 +129,25 @@ static int parse_args(int argc, char **argv, sample_args_t *a) {
             a->device = v;
         } else if (!strcmp(f, "--steps")) {
             long k;
-            if (!parse_long(v, 1, 1000000, &k)) return usage_error("--steps: '%s' is not a count >= 1", v);
+            if (!cli_parse_long(v, 1, 1000000, &k)) return usage_error("--steps: '%s' is not a count >= 1", v);
             a->so.steps = (int)k;
         } else if (!strcmp(f, "--sampler")) {
             if (vkd_sampler_parse(v, &a->so.kind) != VKD_OK)
                 return usage_error("--sampler: '%s' is not ddim or ddpm", v);
         } else if (!strcmp(f, "--eta")) {
-            if (!parse_double(v, 0, 1, &d)) return usage_error("--eta: '%s' is not a number in [0, 1]", v);
+            if (!cli_parse_double(v, 0, 1, &d)) return usage_error("--eta: '%s' is not a number in [0, 1]", v);
             a->so.eta = d;
         } else if (!strcmp(f, "--guidance")) {
-            if (!parse_double(v, -1000, 1000, &d))
+            if (!cli_parse_double(v, -1000, 1000, &d))
                 return usage_error("--guidance: '%s' is not a number in [-1000, 1000]", v);
             a->so.guidance.scale = (float)d;
             a->guidance_set = 1;
         } else if (!strcmp(f, "--seed")) {
-            if (!parse_u64(v, &a->so.seed)) return usage_error("--seed: '%s' is not a non-negative integer", v);
+            if (!cli_parse_u64(v, &a->so.seed)) return usage_error("--seed: '%s' is not a non-negative integer", v);
         } else if (!strcmp(f, "--cols")) {
-            if (!parse_long(v, 1, 256, &a->cols)) return usage_error("--cols: '%s' is not a count in 1..256", v);
+            if (!cli_parse_long(v, 1, 256, &a->cols)) return usage_error("--cols: '%s' is not a count in 1..256", v);
         } else if (!strcmp(f, "--zoom")) {
-            if (!parse_long(v, 1, 16, &a->zoom)) return usage_error("--zoom: '%s' is not in 1..16", v);
+            if (!cli_parse_long(v, 1, 16, &a->zoom)) return usage_error("--zoom: '%s' is not in 1..16", v);
         } else {
             return usage_error("unknown option '%s'", f);
         }

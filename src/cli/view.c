@@ -1,6 +1,5 @@
 // `vkdream view`: the interactive viewer (viewer.h) on a scene: a ShapeWorld object now,
 // a NeRF checkpoint through the same render callback once the NeRF renderer lands.
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,16 +49,6 @@ static int usage_error(const char *fmt, const char *arg) {
     fprintf(stderr, "\n\n");
     usage(stderr);
     return 2;
-}
-
-static int parse_int(const char *s, long lo, long hi, int *out) {
-    if (!s || !*s) return 0;
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || *end || v < lo || v > hi) return 0;
-    *out = (int)v;
-    return 1;
 }
 
 typedef struct {
@@ -138,16 +127,16 @@ int cmd_view(int argc, char **argv) {
                 o.width < 8 || o.height < 8 || o.width > 8192 || o.height > 8192)
                 return usage_error("--size '%s': expected WxH, each 8..8192", v);
         } else if (!strcmp(a, "--frames")) {
-            if (!parse_int(v, 1, 1000000, &o.frames))
+            if (!cli_parse_int(v, 1, 1000000, &o.frames))
                 return usage_error("--frames '%s': expected an integer 1..1000000", v);
         } else if (!strcmp(a, "--screenshot")) o.screenshot = v;
         else if (!strcmp(a, "--offline")) offline = v;
         else if (!strcmp(a, "--supersample")) {
-            if (!parse_int(v, 1, 8, &sc.supersample))
+            if (!cli_parse_int(v, 1, 8, &sc.supersample))
                 return usage_error("--supersample '%s': expected an integer 1..8", v);
         } else if (!strcmp(a, "--fps")) {
             int fps;
-            if (!parse_int(v, 1, 240, &fps)) return usage_error("--fps '%s': expected 1..240", v);
+            if (!cli_parse_int(v, 1, 240, &fps)) return usage_error("--fps '%s': expected 1..240", v);
             o.target_fps = (float)fps;
         } else if (!strcmp(a, "--shot-dir")) o.shot_dir = v;
         else if (a[0] == '-' && a[1]) return usage_error("unknown option %s", a);
