@@ -16,35 +16,6 @@
 
 #define TOL 1e-4
 
-// $VKDREAM_SHARED/golden, or NULL (with the reason printed) when it is not there: CI always
-// has it; a checkout without it cannot run these cases.
-static const char *golden_dir(char *buf, size_t n) {
-    const char *shared = getenv("VKDREAM_SHARED");
-    if (!shared || !shared[0]) {
-        printf("  VKDREAM_SHARED is not set: golden data unavailable, case skipped\n");
-        return NULL;
-    }
-    snprintf(buf, n, "%s/golden", shared);
-    if (access(buf, R_OK) != 0) {
-        printf("  %s does not exist: golden data unavailable, case skipped\n", buf);
-        return NULL;
-    }
-    return buf;
-}
-
-// Reads a reference tensor of the io file as float32 (malloc'd; NULL + failure if absent).
-static float *ref_f32(tctx_t *T, const vkd_safetensors_t *io, const char *name, size_t *n) {
-    const vkd_st_tensor_t *t = vkd_st_find(io, name);
-    CHECK(T, t != NULL, "%s: no tensor %s", vkd_st_path(io), name);
-    if (!t) return NULL;
-    *n = vkd_st_numel(t);
-    float *x = malloc(*n * sizeof(float) + 1);
-    if (x && vkd_st_to_f32(t, x, *n) == VKD_OK) return x;
-    test_fail(T, __FILE__, __LINE__, "reading %s: %s", name, vkd_last_error());
-    free(x);
-    return NULL;
-}
-
 typedef struct {
     tctx_t *T;
     const vkd_safetensors_t *io;
@@ -65,7 +36,7 @@ static vkd_status_t on_tap(void *user, const char *name, vkd_buf_t buf, int ndim
     CHECK(c->T, same, "%s: shape differs from the reference's", key);
     if (!same) return VKD_OK;
     size_t n;
-    float *ref = ref_f32(c->T, c->io, key, &n);
+    float *ref = test_golden_f32(c->T, c->io, key, &n);
     float *got = malloc(n * sizeof(float) + 1);
     vkd_status_t s = ref && got ? vkd_buf_read(buf, got, n * sizeof(float)) : VKD_ERR_NOMEM;
     if (s == VKD_OK) test_compare(c->T, key, got, ref, n, TOL);
@@ -77,7 +48,7 @@ static vkd_status_t on_tap(void *user, const char *name, vkd_buf_t buf, int ndim
 
 static void run_case(tctx_t *T, vkd_backend_t *be, vkd_arena_t *arena, const char *name) {
     char dir[1024], path[1200];
-    if (!golden_dir(dir, sizeof dir)) return;
+    if (!test_golden_dir(dir, sizeof dir)) return;
     vkd_unet_config_t cfg;
     snprintf(path, sizeof path, "%s/%s.config.json", dir, name);
     CHECK_OK(T, vkd_unet_config_load(path, &cfg));
@@ -103,8 +74,8 @@ static void run_case(tctx_t *T, vkd_backend_t *be, vkd_arena_t *arena, const cha
     const int B = (int)tx->shape[0], H = (int)tx->shape[2], W = (int)tx->shape[3];
     const int L = (int)tc->shape[1];
     size_t nx, nc, ne, nt;
-    float *x = ref_f32(T, io, "in.x", &nx), *ctx = ref_f32(T, io, "in.context", &nc);
-    float *eps = ref_f32(T, io, "out.eps", &ne), *temb_ref = ref_f32(T, io, "out.t_emb", &nt);
+    float *x = test_golden_f32(T, io, "in.x", &nx), *ctx = test_golden_f32(T, io, "in.context", &nc);
+    float *eps = test_golden_f32(T, io, "out.eps", &ne), *temb_ref = test_golden_f32(T, io, "out.t_emb", &nt);
     int64_t ti[64];
     float t[64];
     CHECK(T, B <= 64 && vkd_st_to_i64(tt, ti, (size_t)B) == VKD_OK, "timesteps");
@@ -175,7 +146,7 @@ typedef struct {
 static vkd_status_t load_edited(tctx_t *T, const edit_t *e, int *unused) {
     char dir[1024], src[1200], tmpl[1100], dst[1200];
     vkd_unet_config_t cfg;
-    snprintf(src, sizeof src, "%s/unet_sd2_tiny.config.json", golden_dir(dir, sizeof dir));
+    snprintf(src, sizeof src, "%s/unet_sd2_tiny.config.json", test_golden_dir(dir, sizeof dir));
     if (vkd_unet_config_load(src, &cfg) != VKD_OK) return VKD_ERR_IO;
     snprintf(src, sizeof src, "%s/unet_sd2_tiny.weights.safetensors", dir);
     const char *tmp = getenv("TMPDIR");
@@ -218,7 +189,7 @@ static vkd_status_t load_edited(tctx_t *T, const edit_t *e, int *unused) {
 
 static void t_bad_weights(tctx_t *T) {
     char dir[1024];
-    if (!golden_dir(dir, sizeof dir)) return;
+    if (!test_golden_dir(dir, sizeof dir)) return;
     const char *missing = "model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight";
     edit_t e1 = {.drop = missing};
     vkd_status_t s = load_edited(T, &e1, NULL);
@@ -251,7 +222,7 @@ typedef struct {
 
 static void t_bad_config(tctx_t *T) {
     char dir[1024], path[1200];
-    if (!golden_dir(dir, sizeof dir)) return;
+    if (!test_golden_dir(dir, sizeof dir)) return;
     snprintf(path, sizeof path, "%s/unet_sd1_tiny.config.json", dir);
     FILE *fp = fopen(path, "rb");
     CHECK(T, fp != NULL, "open %s", path);
@@ -309,7 +280,7 @@ static void t_bad_config(tctx_t *T) {
 // Shapes the forward must refuse before touching memory.
 static void t_bad_shapes(tctx_t *T) {
     char dir[1024], path[1200];
-    if (!golden_dir(dir, sizeof dir)) return;
+    if (!test_golden_dir(dir, sizeof dir)) return;
     vkd_unet_config_t cfg;
     snprintf(path, sizeof path, "%s/unet_pix_tiny.config.json", dir);
     CHECK_OK(T, vkd_unet_config_load(path, &cfg));

@@ -17,33 +17,6 @@
 #define TOL 1e-4
 #define CASE "vae_tiny"
 
-// $VKDREAM_SHARED/golden, or NULL (with the reason printed) when it is not there.
-static const char *golden_dir(char *buf, size_t n) {
-    const char *shared = getenv("VKDREAM_SHARED");
-    if (!shared || !shared[0]) {
-        printf("  VKDREAM_SHARED is not set: golden data unavailable, case skipped\n");
-        return NULL;
-    }
-    snprintf(buf, n, "%s/golden", shared);
-    if (access(buf, R_OK) != 0) {
-        printf("  %s does not exist: golden data unavailable, case skipped\n", buf);
-        return NULL;
-    }
-    return buf;
-}
-
-static float *ref_f32(tctx_t *T, const vkd_safetensors_t *io, const char *name, size_t *n) {
-    const vkd_st_tensor_t *t = vkd_st_find(io, name);
-    CHECK(T, t != NULL, "%s: no tensor %s", vkd_st_path(io), name);
-    if (!t) return NULL;
-    *n = vkd_st_numel(t);
-    float *x = malloc(*n * sizeof(float) + 1);
-    if (x && vkd_st_to_f32(t, x, *n) == VKD_OK) return x;
-    test_fail(T, __FILE__, __LINE__, "reading %s: %s", name, vkd_last_error());
-    free(x);
-    return NULL;
-}
-
 typedef struct {
     tctx_t *T;
     const vkd_safetensors_t *io;
@@ -63,7 +36,7 @@ static vkd_status_t on_tap(void *user, const char *name, vkd_buf_t buf, int ndim
     CHECK(c->T, same, "%s: shape differs from the reference's", key);
     if (!same) return VKD_OK;
     size_t n;
-    float *ref = ref_f32(c->T, c->io, key, &n);
+    float *ref = test_golden_f32(c->T, c->io, key, &n);
     float *got = malloc(n * sizeof(float) + 1);
     vkd_status_t s = ref && got ? vkd_buf_read(buf, got, n * sizeof(float)) : VKD_ERR_NOMEM;
     if (s == VKD_OK) test_compare(c->T, key, got, ref, n, TOL);
@@ -75,7 +48,7 @@ static vkd_status_t on_tap(void *user, const char *name, vkd_buf_t buf, int ndim
 
 static void compare_out(tctx_t *T, const vkd_safetensors_t *io, const char *name, vkd_buf_t b) {
     size_t n;
-    float *ref = ref_f32(T, io, name, &n);
+    float *ref = test_golden_f32(T, io, name, &n);
     float *got = ref ? test_read(T, b, n) : NULL;
     if (got) test_compare(T, name, got, ref, n, TOL);
     free(ref);
@@ -84,7 +57,7 @@ static void compare_out(tctx_t *T, const vkd_safetensors_t *io, const char *name
 
 static void run_case(tctx_t *T, vkd_backend_t *be, vkd_arena_t *arena) {
     char dir[1024], path[1200];
-    if (!golden_dir(dir, sizeof dir)) return;
+    if (!test_golden_dir(dir, sizeof dir)) return;
     vkd_vae_config_t cfg;
     snprintf(path, sizeof path, "%s/" CASE ".config.json", dir);
     CHECK_OK(T, vkd_vae_config_load(path, &cfg));
@@ -108,8 +81,8 @@ static void run_case(tctx_t *T, vkd_backend_t *be, vkd_arena_t *arena) {
     const vkd_st_tensor_t *ti = vkd_st_find(io, "in.image");
     CHECK(T, ti && ti->ndim == 4, "in.image missing or not 4-D");
     size_t ni = 0, nn = 0;
-    float *img = ti ? ref_f32(T, io, "in.image", &ni) : NULL;
-    float *noise = ti ? ref_f32(T, io, "in.noise", &nn) : NULL;
+    float *img = ti ? test_golden_f32(T, io, "in.image", &ni) : NULL;
+    float *noise = ti ? test_golden_f32(T, io, "in.noise", &nn) : NULL;
     if (img && noise) {
         const int B = (int)ti->shape[0], H = (int)ti->shape[2], W = (int)ti->shape[3];
         const int f = vkd_vae_factor(v), h = H / f, wl = W / f, E = cfg.embed_dim;
@@ -172,7 +145,7 @@ static void t_golden_vk(tctx_t *T) { run_case(T, T->vk, T->vk_arena); }
 // batch stride of the forward (the golden case has B = 1).
 static void batch_case(tctx_t *T, vkd_backend_t *be, vkd_arena_t *arena) {
     char dir[1024], path[1200];
-    if (!golden_dir(dir, sizeof dir)) return;
+    if (!test_golden_dir(dir, sizeof dir)) return;
     vkd_vae_config_t cfg;
     snprintf(path, sizeof path, "%s/" CASE ".config.json", dir);
     CHECK_OK(T, vkd_vae_config_load(path, &cfg));
@@ -224,7 +197,7 @@ static void t_batch_vk(tctx_t *T) { batch_case(T, T->vk, T->vk_arena); }
 // logvar stays inside, so the clamp is checked here), batch 2 so the channel split is strided.
 static void posterior_case(tctx_t *T, vkd_backend_t *be, vkd_arena_t *arena) {
     char dir[1024], path[1200];
-    if (!golden_dir(dir, sizeof dir)) return;
+    if (!test_golden_dir(dir, sizeof dir)) return;
     vkd_vae_config_t cfg;
     snprintf(path, sizeof path, "%s/" CASE ".config.json", dir);
     CHECK_OK(T, vkd_vae_config_load(path, &cfg));
@@ -318,7 +291,7 @@ static vkd_status_t attn_model(tctx_t *T, vkd_backend_t *be, const char *dir, co
 
 static void t_attn_levels(tctx_t *T) {
     char dir[1024], src[1200], tmpl[1100], dst[1200];
-    if (!golden_dir(dir, sizeof dir)) return;
+    if (!test_golden_dir(dir, sizeof dir)) return;
     snprintf(src, sizeof src, "%s/" CASE ".weights.safetensors", dir);
     const char *tmp = getenv("TMPDIR");
     snprintf(tmpl, sizeof tmpl, "%s/vkd_vae_XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
@@ -393,7 +366,7 @@ static vkd_status_t load_edited(tctx_t *T, const char *drop, const char *reshape
                                 const int64_t *new_shape) {
     char dir[1024], src[1200], tmpl[1100], dst[1200];
     vkd_vae_config_t cfg;
-    snprintf(src, sizeof src, "%s/" CASE ".config.json", golden_dir(dir, sizeof dir));
+    snprintf(src, sizeof src, "%s/" CASE ".config.json", test_golden_dir(dir, sizeof dir));
     if (vkd_vae_config_load(src, &cfg) != VKD_OK) return VKD_ERR_IO;
     snprintf(src, sizeof src, "%s/" CASE ".weights.safetensors", dir);
     const char *tmp = getenv("TMPDIR");
@@ -431,7 +404,7 @@ static vkd_status_t load_edited(tctx_t *T, const char *drop, const char *reshape
 
 static void t_bad_weights(tctx_t *T) {
     char dir[1024];
-    if (!golden_dir(dir, sizeof dir)) return;
+    if (!test_golden_dir(dir, sizeof dir)) return;
     const char *missing = "first_stage_model.decoder.up.0.block.1.conv2.weight";
     vkd_status_t s = load_edited(T, missing, NULL, 0, NULL);
     printf("  missing tensor -> %s\n", vkd_last_error());
@@ -456,7 +429,7 @@ typedef struct {
 
 static void t_bad_config(tctx_t *T) {
     char dir[1024], path[1200];
-    if (!golden_dir(dir, sizeof dir)) return;
+    if (!test_golden_dir(dir, sizeof dir)) return;
     snprintf(path, sizeof path, "%s/" CASE ".config.json", dir);
     char *text;
     size_t n;

@@ -6,8 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "blas.h"
+#include "safetensors.h"
 
 #define SCRATCH_BYTES ((size_t)256 << 20)
 
@@ -34,6 +36,32 @@ double test_now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+const char *test_golden_dir(char *buf, size_t n) {
+    const char *shared = getenv("VKDREAM_SHARED");
+    if (!shared || !shared[0]) {
+        printf("  VKDREAM_SHARED is not set: golden data unavailable, case skipped\n");
+        return NULL;
+    }
+    snprintf(buf, n, "%s/golden", shared);
+    if (access(buf, R_OK) != 0) {
+        printf("  %s does not exist: golden data unavailable, case skipped\n", buf);
+        return NULL;
+    }
+    return buf;
+}
+
+float *test_golden_f32(tctx_t *T, const vkd_safetensors_t *io, const char *name, size_t *n) {
+    const vkd_st_tensor_t *t = vkd_st_find(io, name);
+    CHECK(T, t != NULL, "%s: no tensor %s", vkd_st_path(io), name);
+    if (!t) return NULL;
+    *n = vkd_st_numel(t);
+    float *x = malloc(*n * sizeof(float) + 1);
+    if (x && vkd_st_to_f32(t, x, *n) == VKD_OK) return x;
+    test_fail(T, __FILE__, __LINE__, "reading %s: %s", name, vkd_last_error());
+    free(x);
+    return NULL;
 }
 
 static uint32_t pcg(uint64_t *s) {

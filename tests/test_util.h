@@ -63,6 +63,13 @@ float *test_alloc(size_t n);
 // Monotonic clock in milliseconds, for the timings tests print.
 double test_now_ms(void);
 
+// $VKDREAM_SHARED/golden in buf, or NULL (the reason printed) when it is not there: CI
+// always has it; a checkout without it cannot run the golden cases.
+const char *test_golden_dir(char *buf, size_t n);
+// A reference tensor of a golden io file as float32 (malloc'd; NULL and a failure if absent).
+struct vkd_safetensors;
+float *test_golden_f32(tctx_t *T, const struct vkd_safetensors *io, const char *name, size_t *n);
+
 // Deterministic test data (a small PCG, independent of the code under test).
 void test_fill_uniform(uint64_t *state, float *x, size_t n, float lo, float hi);
 void test_fill_normal(uint64_t *state, float *x, size_t n, float stddev);
