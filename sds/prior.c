@@ -200,6 +200,21 @@ static vkd_status_t parse_common(const cJSON *root, const char *path, vkd_prior_
         }
         info->has_background = 1;
     }
+    const cJSON *ss = j_get(root, "shade_suffix");
+    if (ss && !cJSON_IsNull(ss)) {
+        if (!cJSON_IsObject(ss))
+            return bad_key(path, "shade_suffix", "must be an object of mode -> text");
+        for (const cJSON *it = ss->child; it; it = it->next) {
+            int m = -1;
+            for (int i = 0; i < VKD_SHADE_COUNT; i++)
+                if (it->string && !strcmp(it->string, vkd_shade_mode_name((vkd_shade_mode_t)i))) m = i;
+            if (m < 0)
+                return bad_key(path, "shade_suffix", "keys must be \"albedo\", \"lit\" or \"textureless\"");
+            if (!cJSON_IsString(it) || strlen(it->valuestring) >= sizeof info->shade_suffix[0])
+                return bad_key(path, "shade_suffix", "values must be strings of at most 31 bytes");
+            snprintf(info->shade_suffix[m], sizeof info->shade_suffix[m], "%s", it->valuestring);
+        }
+    }
     return VKD_OK;
 }
 
@@ -339,6 +354,7 @@ vkd_status_t vkd_prior_load(const char *path, vkd_backend_t *be, vkd_prior_t **o
             (*out)->info.view_suffix = info.view_suffix;
             (*out)->info.has_background = info.has_background;
             memcpy((*out)->info.background, info.background, sizeof info.background);
+            memcpy((*out)->info.shade_suffix, info.shade_suffix, sizeof info.shade_suffix);
         }
         if (s != VKD_OK && strstr(vkd_last_error(), path) == NULL)
             vkd_fail_ctx(s, "prior file %s", path);
@@ -430,6 +446,18 @@ vkd_status_t vkd_prior_view_prompt(const vkd_prior_t *p, const char *prompt, vkd
     int n = snprintf(buf, cap, "%s%s", prompt ? prompt : "", suffix);
     if (n < 0 || (size_t)n >= cap)
         return vkd_fail(VKD_ERR_INVALID, "prompt with view suffix is longer than %zu bytes", cap);
+    return VKD_OK;
+}
+
+vkd_status_t vkd_prior_render_prompt(const vkd_prior_t *p, const char *prompt, vkd_view_bin_t bin,
+                                     vkd_shade_mode_t mode, char *buf, size_t cap) {
+    VKD_TRY(vkd_prior_view_prompt(p, prompt, bin, buf, cap));
+    if ((int)mode < 0 || mode >= VKD_SHADE_COUNT) return VKD_OK;
+    const size_t len = strlen(buf);
+    int n = snprintf(buf + len, cap - len, "%s", p->info.shade_suffix[mode]);
+    if (n < 0 || (size_t)n >= cap - len)
+        return vkd_fail(VKD_ERR_INVALID, "prompt with view and shading suffix is longer than %zu bytes",
+                        cap);
     return VKD_OK;
 }
 

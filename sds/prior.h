@@ -51,6 +51,12 @@
 //     "view_suffix": "dreamfusion",  "dreamfusion" (", front view", ... appended by view
 //                                bin, camera.h) or "none". Required.
 //     "background": [0.1, 1, 0], optional: the linear RGB background of the training renders
+//     "shade_suffix": { "textureless": ", textureless" }   optional: text appended (after the
+//                                view suffix) to prompts of renders in that shading mode
+//                                ("albedo", "lit", "textureless"; default "" each). A prior
+//                                trained with captions that say how a render was shaded
+//                                gives SDS an honest target for each mode: a textureless
+//                                render of "a red cube" is a grey cube, not a red one.
 //
 //     type "unet" only:
 //     "weights": "shapeworld.safetensors",            text encoder + UNet tensors
@@ -116,6 +122,7 @@ typedef struct {
     vkd_view_suffix_t view_suffix;
     int has_background;
     float background[3];
+    char shade_suffix[VKD_SHADE_COUNT][32]; // "" or the text after the view suffix, per mode
 } vkd_prior_info_t;
 
 // Options of the oracle prior (also the "oracle" object of a prior file).
@@ -167,6 +174,12 @@ const char *vkd_prior_cond_prompt(const vkd_prior_cond_t *c); // "" for the unco
 // VKD_VIEW_NONE) into buf (cap bytes); VKD_ERR_INVALID when it does not fit.
 vkd_status_t vkd_prior_view_prompt(const vkd_prior_t *p, const char *prompt, vkd_view_bin_t bin,
                                    char *buf, size_t cap);
+
+// The prompt the prior is asked about for a render in shading mode `mode` seen from view
+// bin `bin`: prompt + view suffix + shade suffix (see "shade_suffix" above). mode may be
+// VKD_SHADE_COUNT for "no shading mode" (no shade suffix). VKD_ERR_INVALID when it does not fit.
+vkd_status_t vkd_prior_render_prompt(const vkd_prior_t *p, const char *prompt, vkd_view_bin_t bin,
+                                     vkd_shade_mode_t mode, char *buf, size_t cap);
 
 // ---- prediction -------------------------------------------------------------------------
 // eps (B, C, H, W) for x_t (B, C, H, W) at t (B) under cond (B) (handles of this prior;

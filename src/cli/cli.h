@@ -3,6 +3,7 @@
 #ifndef VKD_CLI_H
 #define VKD_CLI_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 int cmd_info(int argc, char **argv);
@@ -10,6 +11,7 @@ int cmd_sample(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_view(int argc, char **argv);
 int cmd_render(int argc, char **argv);
+int cmd_train_prior(int argc, char **argv);
 
 // Strict numeric flag values (src/cli/args.c): the whole string, inside [lo, hi];
 // 1 on success, 0 otherwise (*out untouched).
@@ -17,6 +19,12 @@ int cli_parse_double(const char *s, double lo, double hi, double *out);
 int cli_parse_long(const char *s, long lo, long hi, long *out);
 int cli_parse_int(const char *s, int lo, int hi, int *out);
 int cli_parse_u64(const char *s, uint64_t *out);
+
+// A bundled model file (e.g. "shapeworld.json"): $VKDREAM_MODELS/, models/ beside or above
+// the executable, ../share/vkdream/models/. 1 with its path, else 0 with the places tried
+// (comma-separated) in `tried`.
+int cli_find_model(const char *file, char *path, size_t cap, char *tried, size_t tcap);
+#define CLI_BUNDLED_PRIOR "shapeworld.json"
 
 // Print "vkdream: <message>" for the last error (and a hint when given) to stderr.
 int cli_error(const char *hint);

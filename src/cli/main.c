@@ -21,6 +21,8 @@ static void usage(FILE *f) {
             "                                mesh a field (marching tetrahedra)\n"
             "  view CKPT | --shapeworld P    interactive viewer window (mouse orbit, keys 1-6)\n"
             "  render CKPT | --shapeworld P  turntable PNG grid, a row per mode (no window)\n"
+            "  train-prior -o DIR | --resume DIR\n"
+            "                                train the ShapeWorld diffusion prior\n"
             "\n"
             "Run `vkdream <command> --help` for a command's options.\n",
             VKD_VERSION);
@@ -52,6 +54,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "export")) return cmd_export(argc - 1, argv + 1);
     if (!strcmp(cmd, "view")) return cmd_view(argc - 1, argv + 1);
     if (!strcmp(cmd, "render")) return cmd_render(argc - 1, argv + 1);
+    if (!strcmp(cmd, "train-prior")) return cmd_train_prior(argc - 1, argv + 1);
     fprintf(stderr, "vkdream: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return 2;

@@ -13,7 +13,6 @@
 #include "sds/prior.h"
 #include "sds/sampler.h"
 
-#define BUNDLED_PRIOR "shapeworld.json"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -26,7 +25,7 @@ static void usage(FILE *f) {
             "  -o FILE.png       output grid (samples.png)\n"
             "  --prior P         prior file (.json), or \"oracle\": the exact posterior-mean\n"
             "                    denoiser of ShapeWorld renders (prompts like \"a red cube\")\n"
-            "                    (default: the bundled models/" BUNDLED_PRIOR ")\n"
+            "                    (default: the bundled models/" CLI_BUNDLED_PRIOR ")\n"
             "  --sampler S       ddim or ddpm (ddim)\n"
             "  --steps K         sampler steps (50); ddpm with K = T runs the full chain\n"
             "  --eta E           DDIM noise, 0 (deterministic) .. 1 (0)\n"
@@ -50,33 +49,6 @@ static int usage_error(const char *fmt, const char *arg) {
     fprintf(stderr, "\n\n");
     usage(stderr);
     return 2;
-}
-
-// The bundled prior: $VKDREAM_MODELS/, then models/ beside or above the executable, then
-// ../share/vkdream/models/. Returns 0 (with the places tried in `tried`) when none exists.
-static int find_bundled(char *path, size_t cap, char *tried, size_t tcap) {
-    char exe[PATH_MAX] = "";
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = 0;
-        char *slash = strrchr(exe, '/');
-        if (slash) *slash = 0;
-    }
-    const char *env = getenv("VKDREAM_MODELS");
-    const char *dirs[4] = {env && *env ? env : NULL, exe[0] ? exe : NULL, exe[0] ? exe : NULL,
-                           exe[0] ? exe : NULL};
-    static const char *const rel[4] = {"", "/models", "/../models", "/../share/vkdream/models"};
-    size_t used = 0;
-    tried[0] = 0;
-    for (int i = 0; i < 4; i++) {
-        if (!dirs[i]) continue;
-        int k = snprintf(path, cap, "%s%s/%s", dirs[i], rel[i], BUNDLED_PRIOR);
-        if (k <= 0 || (size_t)k >= cap) continue; // too long a path to exist
-        if (access(path, R_OK) == 0) return 1;
-        k = snprintf(tried + used, tcap - used, "%s%s", used ? ", " : "", path);
-        if (k > 0 && (size_t)k < tcap - used) used += (size_t)k;
-    }
-    return 0;
 }
 
 typedef struct {
@@ -195,7 +167,7 @@ int cmd_sample(int argc, char **argv) {
     char bundled[PATH_MAX], tried[4 * PATH_MAX];
     const char *prior_path = a.prior;
     if (!prior_path) {
-        if (!find_bundled(bundled, sizeof bundled, tried, sizeof tried)) {
+        if (!cli_find_model(CLI_BUNDLED_PRIOR, bundled, sizeof bundled, tried, sizeof tried)) {
             fprintf(stderr,
                     "vkdream sample: no prior is bundled yet (looked for %s).\n"
                     "  Use --prior oracle for the ShapeWorld oracle prior (e.g. vkdream sample "

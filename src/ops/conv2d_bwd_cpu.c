@@ -109,6 +109,7 @@ vkd_status_t conv2d_backward_cpu(vkd_backend_t *be, vkd_buf_t dinp, vkd_buf_t dw
         free(work);
         return VKD_OK;
     }
+    const int blas_threads = vkd_conv2d_blas_single_begin(); // see conv2d_col.h
 #pragma omp parallel num_threads(nt)
     {
         const int t = omp_get_thread_num();
@@ -127,6 +128,7 @@ vkd_status_t conv2d_backward_cpu(vkd_backend_t *be, vkd_buf_t dinp, vkd_buf_t dw
             }
         }
     }
+    vkd_conv2d_blas_single_end(blas_threads);
     free(work);
     return VKD_OK;
 }

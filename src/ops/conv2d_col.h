@@ -14,4 +14,12 @@ void vkd_conv2d_col2im_add(float *dx, const float *col, const vkd_conv2d_t *c, i
 // 1x1, stride 1, unpadded: the convolution is a GEMM on the image itself (col == x).
 int vkd_conv2d_is_pointwise(const vkd_conv2d_t *c);
 
+// The image-parallel regions of the CPU bodies call vkd_sgemm from every OpenMP thread at
+// once. Debian's default OpenBLAS is the pthreads build: each of those calls fans out onto
+// OpenBLAS's own thread pool, whose workers busy-wait for one another (measured: 163 ms of
+// CPU for a backward that takes 13-18 ms with single-threaded GEMMs). So OpenBLAS runs
+// single-threaded for the duration of such a region and gets its thread count back after.
+int vkd_conv2d_blas_single_begin(void);     // returns the previous thread count
+void vkd_conv2d_blas_single_end(int prev);
+
 #endif

@@ -2,6 +2,7 @@
 // contiguously; col2im owns one input channel per thread (all KH*KW rows that add into
 // it), so no two threads add into the same pixel. Within a row the valid output columns
 // [lo, hi) are found once so the inner loops have no bounds test and vectorise.
+#include <cblas.h>
 #include <string.h>
 
 #include "conv2d_col.h"
@@ -75,4 +76,14 @@ void vkd_conv2d_col2im_add(float *dx, const float *col, const vkd_conv2d_t *c, i
                 }
             }
     }
+}
+
+int vkd_conv2d_blas_single_begin(void) {
+    const int prev = openblas_get_num_threads();
+    if (prev > 1) openblas_set_num_threads(1);
+    return prev;
+}
+
+void vkd_conv2d_blas_single_end(int prev) {
+    if (prev > 1) openblas_set_num_threads(prev);
 }
