@@ -88,7 +88,10 @@ vkd_status_t vkd_nerf_turntable(vkd_nerf_renderer_t *r, vkd_vis_t vis, const vkd
     vkd_status_t s = VKD_OK;
     for (int v = 0; v < V && s == VKD_OK; v++) {
         vkd_camera_t cam;
-        vkd_nerf_view_t view = {.mode = vis_shade_mode(vis), .normals = 1};
+        // The IPE covariance the field was trained to (step 0 is the blurriest).
+        const int64_t fstep = vkd_nerf_renderer_field(r)->step;
+        vkd_nerf_view_t view = {.mode = vis_shade_mode(vis), .normals = 1,
+                                .step = (uint64_t)(fstep > 0 ? fstep : 0)};
         s = vkd_camera_orbit(&cam, 360.0f * v / V, tt->elevation_deg, tt->distance, tt->fovy_deg, R, R);
         if (s != VKD_OK) break;
         vkd_light_key(&cam, &view.light);

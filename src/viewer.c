@@ -123,6 +123,8 @@ typedef struct {
     int quit;
     double mx, my; // last cursor position
     int drag_orbit, drag_pan;
+    float last_scale; // scale and time of the last frame shown (0: none yet)
+    double last_ms;
 } view_state_t;
 
 static void touch(view_state_t *st) {
@@ -353,8 +355,19 @@ static vkd_status_t loop(view_state_t *st, GLFWwindow *win, vkd_present_t *pr,
                                                                  (float)o->frames,
                                         360.0f);
         const float full = k_levels[st->level];
-        // Screenshots and still frames are at full resolution; moving ones at st->scale.
-        const float scale = (moving && !st->shot) ? fminf(st->scale, full) : full;
+        // Moving frames are at st->scale; screenshots and headless frames at full
+        // resolution. Once still, the picture refines towards full resolution in steps of
+        // 2x while a full frame would take more than two frame periods (a NeRF on the CPU:
+        // seconds), so input is still seen between the steps; cheap scenes go straight
+        // to full resolution.
+        float scale = full;
+        if (moving && !st->shot) scale = fminf(st->scale, full);
+        else if (!headless && !st->shot && st->last_scale > 0 && st->last_scale < full) {
+            const double r = full / st->last_scale;
+            // The last step goes straight to full from above half of it.
+            if (st->last_ms * r * r > 2.0 * target_ms && 4.0f * st->last_scale <= full)
+                scale = 2.0f * st->last_scale;
+        }
         char shot[4096];
         const char *shot_path = NULL;
         if (headless && o->screenshot && done_frames == o->frames - 1) shot_path = o->screenshot;
@@ -383,12 +396,16 @@ static vkd_status_t loop(view_state_t *st, GLFWwindow *win, vkd_present_t *pr,
             fflush(stdout);
         }
         st->full_done = scale >= full;
-        if (moving) {
-            // Keep moving frames at the target rate: the render cost is ~ proportional to
-            // the pixel count, so scale the side by sqrt of the time ratio (damped).
-            // Aim a little under the target so that the rate stays above it.
+        st->last_scale = scale, st->last_ms = ms;
+        {
+            // The scale of the next moving frame, from every frame's cost (a still frame
+            // measures it too, so the first frame of a drag is already cheap): the render
+            // cost is ~ proportional to the pixel count, so scale the side by the sqrt of
+            // the time ratio, aiming a little under the target so that the rate stays above
+            // it. Downward at once (a slow frame blocks input); upward damped (noise).
             const float ratio = (float)sqrt(0.8 * target_ms / (ms > 1e-3 ? ms : 1e-3));
-            st->scale = fmaxf(MIN_SCALE, fminf(full, scale * fminf(1.5f, fmaxf(0.5f, ratio))));
+            const float want = scale * ratio;
+            st->scale = fmaxf(MIN_SCALE, fminf(full, moving ? fminf(want, 1.5f * st->scale) : want));
         }
         set_title(win, st, rw, rh, ms);
         total_ms += ms;

@@ -5,14 +5,17 @@
 // modes sRGB-encoded, data modes as they are, the same encoding `vkdream render` writes to
 // PNG), copies those into a host-visible buffer and from there with vkCmdCopyBufferToImage
 // into the swapchain image. No graphics pipeline: the renderers (ShapeWorld's analytic one,
-// the NeRF on either backend) produce host images, so a copy is all presentation needs.
+// the NeRF on either backend, the mesh ray caster of viewer_mesh.h) produce host images,
+// so a copy is all presentation needs.
 //
 // Interaction: left drag orbits, right drag (or shift + left) pans, wheel zooms; keys 1-6
 // pick the picture (shaded, albedo, normals, textureless, depth, opacity), L toggles
 // moving the light with the mouse instead of the camera, R resets the camera, + / - change
 // the render resolution, S saves a screenshot PNG, Esc quits. While the view moves the
-// render resolution drops so that frames keep to the target rate; once still, the next
-// frame is at full resolution.
+// render resolution drops so that frames keep to the target rate; once still, the picture
+// is refined to full resolution (in steps of 2x when a full frame would take longer than
+// two frame periods, as a NeRF rendered on the CPU does, else at once). A frame in
+// progress is not interrupted: input is seen between frames.
 #ifndef VKD_VIEWER_H
 #define VKD_VIEWER_H
 

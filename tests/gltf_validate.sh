@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Independent read-back of vkdream's mesh files: the Khronos glTF validator (npm package
-# gltf-validator) must find zero errors and zero warnings in the GLBs, and three.js'
+# gltf-validator) must find zero errors and zero warnings in the GLBs (ShapeWorld objects
+# and fitted NeRF checkpoints), and three.js'
 # OBJLoader and PLYLoader must re-import the OBJ and PLY with the vertex and face counts
 # the exporter reported. The npm packages are installed into a cache under the build tree
 # on first use; without node/npm or the registry the test is skipped (exit 77).
@@ -34,6 +35,17 @@ export_mesh torus.obj --shapeworld "an orange torus" --grid 96
 export_mesh torus.ply --shapeworld "an orange torus" --grid 96
 export_mesh cube.glb --shapeworld "a blue cube" --grid 64 --largest --faces 3000
 export_mesh pyramid.glb --shapeworld "a green pyramid" --grid 128
+# Fitted NeRF checkpoints (tests/test_nerf_fit.c writes them into the build directory;
+# CTest runs it first as a fixture): the checkpoint path of `export`, at its defaults.
+BUILD=${2:-.}
+for obj in red_cube orange_torus; do
+  if [ -f "$BUILD/nerf_fit_$obj.safetensors" ]; then
+    export_mesh "nerf_$obj.glb" "$BUILD/nerf_fit_$obj.safetensors" --device cpu
+    export_mesh "nerf_$obj.ply" "$BUILD/nerf_fit_$obj.safetensors" --device cpu --grid 64 --faces 5000
+  else
+    echo "FAIL $BUILD/nerf_fit_$obj.safetensors is missing (test_nerf_fit_cpu writes it)"; fails=$((fails + 1))
+  fi
+done
 
 command -v node >/dev/null || skip "node is not installed (apt-get install nodejs npm)"
 if [ ! -f "$CACHE/node_modules/gltf-validator/package.json" ] ||
@@ -84,13 +96,13 @@ for (const f of fs.readdirSync(dir).filter((f) => f.endsWith('.glb')).sort()) {
   expect(uniq.size === v, `OBJ re-imports with ${uniq.size} distinct vertices (want ${v})`);
   expect(!!g.getAttribute('color') && !!g.getAttribute('normal'), 'OBJ carries vertex colours and normals');
 }
-{
-  const [v, t] = counts('torus.ply');
-  const buf = fs.readFileSync(path.join(dir, 'torus.ply'));
+for (const f of fs.readdirSync(dir).filter((f) => f.endsWith('.ply')).sort()) {
+  const [v, t] = counts(f);
+  const buf = fs.readFileSync(path.join(dir, f));
   const g = new PLYLoader().parse(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
   expect(g.getAttribute('position').count === v && g.index.count === 3 * t,
-         `PLY re-imports with ${g.getAttribute('position').count} vertices, ${g.index.count / 3} faces (want ${v}, ${t})`);
-  expect(!!g.getAttribute('color') && !!g.getAttribute('normal'), 'PLY carries vertex colours and normals');
+         `${f} re-imports with ${g.getAttribute('position').count} vertices, ${g.index.count / 3} faces (want ${v}, ${t})`);
+  expect(!!g.getAttribute('color') && !!g.getAttribute('normal'), `${f} carries vertex colours and normals`);
 }
 process.exit(fails ? 1 : 0);
 JS

@@ -68,7 +68,10 @@ static vkd_status_t render_tile(const scene_t *sc, const vkd_camera_t *cam, vkd_
     vkd_light_key(cam, &light);
     float ext;
     if (sc->r) {
-        vkd_nerf_view_t view = {.mode = shade_of(vis), .light = light, .normals = 1};
+        // step: the IPE covariance the field was trained to (step 0 is the blurriest).
+        const int64_t fstep = vkd_nerf_renderer_field(sc->r)->step;
+        vkd_nerf_view_t view = {.mode = shade_of(vis), .light = light, .normals = 1,
+                                .step = (uint64_t)(fstep > 0 ? fstep : 0)};
         VKD_TRY(vkd_nerf_render_image(sc->r, cam, &view, 2, &ro));
         ext = vkd_nerf_renderer_field(sc->r)->cfg.bound;
     } else {
