@@ -5,6 +5,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+
+#include "judge.h"
 
 int cmd_info(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
@@ -12,6 +15,11 @@ int cmd_export(int argc, char **argv);
 int cmd_view(int argc, char **argv);
 int cmd_render(int argc, char **argv);
 int cmd_train_prior(int argc, char **argv);
+int cmd_judge(int argc, char **argv);
+
+// One human-readable line "LABEL: red cube (shape score ...)" for a judge verdict
+// (src/cli/judge.c; sample --judge prints the same).
+void cli_judge_print(FILE *f, const char *label, const vkd_judge_verdict_t *v);
 
 // Strict numeric flag values (src/cli/args.c): the whole string, inside [lo, hi];
 // 1 on success, 0 otherwise (*out untouched).

@@ -24,6 +24,7 @@ static void usage(FILE *f) {
             "  render CKPT | --shapeworld P  turntable PNG grid, a row per mode (no window)\n"
             "  train-prior -o DIR | --resume DIR\n"
             "                                train the ShapeWorld diffusion prior\n"
+            "  judge [--json] IMAGE.png...   name the ShapeWorld shape and colour in images\n"
             "\n"
             "Run `vkdream <command> --help` for a command's options.\n",
             VKD_VERSION);
@@ -56,6 +57,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "view")) return cmd_view(argc - 1, argv + 1);
     if (!strcmp(cmd, "render")) return cmd_render(argc - 1, argv + 1);
     if (!strcmp(cmd, "train-prior")) return cmd_train_prior(argc - 1, argv + 1);
+    if (!strcmp(cmd, "judge")) return cmd_judge(argc - 1, argv + 1);
     fprintf(stderr, "vkdream: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return 2;

@@ -1,4 +1,5 @@
 // `vkdream sample "PROMPT"`: a PNG grid of 2D samples from a prior, to check it by eye.
+#include <cjson/cJSON.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -9,9 +10,11 @@
 #include "backend.h"
 #include "cli.h"
 #include "image.h"
+#include "judge.h"
 #include "progress.h"
 #include "sds/prior.h"
 #include "sds/sampler.h"
+#include "shapeworld.h"
 
 
 static void usage(FILE *f) {
@@ -30,7 +33,7 @@ static void usage(FILE *f) {
             "  --steps K         sampler steps (50); ddpm with K = T runs the full chain\n"
             "  --eta E           DDIM noise, 0 (deterministic) .. 1 (0)\n"
             "  --guidance G      classifier-free guidance s in eps_u + s (eps_c - eps_u) (5;\n"
-            "                    1 for the oracle, whose conditional is exact); 1 = conditional\n"
+            "                    1 for an oracle, whose conditional is exact); 1 = conditional\n"
             "                    only (DreamFusion's w is s - 1)\n"
             "  --negative TEXT   negative prompt: replaces the unconditional prediction\n"
             "  --seed S          random seed (0); sample i is the same for any -n\n"
@@ -40,6 +43,10 @@ static void usage(FILE *f) {
             "  --zoom Z          nearest-neighbour upscaling of each tile, 1..16 (tiles of at\n"
             "                    least 128 pixels)\n"
             "  --no-clip         do not clamp the predicted x0 to the prior's value range\n"
+            "  --judge           judge each sample against the (ShapeWorld) prompt: a verdict\n"
+            "                    line per sample, then as the last line a JSON object {\"prompt\",\n"
+            "                    \"n\", \"shape_correct\", \"colour_correct\", \"grey\", \"empty\"}\n"
+            "                    (grey: textureless samples, whose colour is never correct)\n"
             "  -h, --help        this help\n");
 }
 
@@ -54,7 +61,7 @@ static int usage_error(const char *fmt, const char *arg) {
 typedef struct {
     const char *prompt, *out, *prior, *negative, *device;
     long n, cols, zoom;
-    int clip, guidance_set;
+    int clip, guidance_set, judge;
     vkd_sampler_opts_t so;
 } sample_args_t;
 
@@ -74,6 +81,9 @@ static int parse_args(int argc, char **argv, sample_args_t *a) {
             return -1;
         } else if (!strcmp(f, "--no-clip")) {
             a->clip = 0;
+            continue;
+        } else if (!strcmp(f, "--judge")) {
+            a->judge = 1;
             continue;
         } else if (f[0] != '-' || !f[1]) {
             if (a->prompt) return usage_error("more than one prompt ('%s'); quote the prompt", f);
@@ -160,10 +170,61 @@ static vkd_status_t write_grid(const vkd_prior_t *p, const float *samples, const
     return s;
 }
 
+// --judge: a verdict line per sample (n, 3, H, W in the prior's range) against the prompt's
+// object, then the summary JSON object as the last line of stdout.
+static vkd_status_t judge_samples(const vkd_prior_t *p, const float *samples, const sample_args_t *a,
+                                  vkd_sw_object_t obj) {
+    const vkd_prior_info_t *in = vkd_prior_info(p);
+    const int H = in->height, W = in->width, n = (int)a->n;
+    if (in->channels != 3)
+        return vkd_fail(VKD_ERR_UNSUPPORTED, "--judge: the prior makes %d-channel images; the judge "
+                        "needs RGB", in->channels);
+    const size_t D = (size_t)3 * H * W;
+    vkd_judge_t *j = NULL;
+    VKD_TRY(vkd_judge_create(VKD_JUDGE_SEED_DEFAULT, &j));
+    float *lin = malloc(sizeof(float) * D), *rgb = malloc(sizeof(float) * D); // (3, H, W), (H, W, 3)
+    vkd_status_t s = lin && rgb ? VKD_OK : vkd_fail(VKD_ERR_NOMEM, "--judge: out of memory");
+    int shape_ok = 0, colour_ok = 0, grey = 0, empty = 0;
+    for (int i = 0; s == VKD_OK && i < n; i++) {
+        vkd_prior_from_range(p, lin, samples + (size_t)i * D, D);
+        for (int c = 0; c < 3; c++)
+            for (size_t q = 0; q < (size_t)H * W; q++) rgb[3 * q + c] = lin[(size_t)c * H * W + q];
+        vkd_judge_verdict_t v;
+        s = vkd_judge_image(j, rgb, H, W, &v);
+        if (s != VKD_OK) break;
+        int so, co;
+        vkd_judge_match(&v, obj, &so, &co);
+        shape_ok += so, colour_ok += co, grey += !v.empty && v.achromatic, empty += v.empty;
+        char label[32];
+        snprintf(label, sizeof label, "sample %d", i);
+        cli_judge_print(stdout, label, &v);
+    }
+    if (s == VKD_OK) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "prompt", a->prompt);
+        cJSON_AddNumberToObject(o, "n", n);
+        cJSON_AddNumberToObject(o, "shape_correct", shape_ok);
+        cJSON_AddNumberToObject(o, "colour_correct", colour_ok);
+        cJSON_AddNumberToObject(o, "grey", grey);
+        cJSON_AddNumberToObject(o, "empty", empty);
+        char *txt = o ? cJSON_PrintUnformatted(o) : NULL;
+        if (txt) printf("%s\n", txt);
+        else s = vkd_fail(VKD_ERR_NOMEM, "--judge: out of memory for the JSON line");
+        free(txt);
+        cJSON_Delete(o);
+    }
+    free(lin), free(rgb);
+    vkd_judge_free(j);
+    return s;
+}
+
 int cmd_sample(int argc, char **argv) {
     sample_args_t a;
     int rc = parse_args(argc, argv, &a);
     if (rc) return rc < 0 ? 0 : rc;
+    vkd_sw_object_t judge_obj = {0, 0};
+    if (a.judge && vkd_sw_parse(a.prompt, &judge_obj, NULL) != VKD_OK)
+        return cli_error("--judge scores ShapeWorld prompts like \"a red cube\"");
     char bundled[PATH_MAX], tried[4 * PATH_MAX];
     const char *prior_path = a.prior;
     if (!prior_path) {
@@ -184,15 +245,17 @@ int cmd_sample(int argc, char **argv) {
     vkd_status_t s;
     const int oracle = !strcmp(prior_path, "oracle");
     if (oracle) {
-        // Guidance sharpens an imperfect learned conditional; the oracle's is exact, and
-        // extrapolating away from its unconditional set only adds saturated artefacts.
-        if (!a.guidance_set) a.so.guidance.scale = 1.0f;
         s = vkd_prior_oracle_create(NULL, &p);
     } else {
         vkd_backend_opts_t bo = {a.device, -1, 0};
         s = vkd_backend_create(&bo, &be);
         if (s == VKD_OK) s = vkd_prior_load(prior_path, be, &p);
     }
+    // Guidance sharpens an imperfect learned conditional; an oracle's (built in or from a
+    // prior file) is exact, and extrapolating away from its unconditional set only adds
+    // saturated artefacts.
+    if (s == VKD_OK && !a.guidance_set && vkd_prior_info(p)->kind == VKD_PRIOR_ORACLE)
+        a.so.guidance.scale = 1.0f;
     const int guided = a.negative || vkd_cfg_ldm_scale(&a.so.guidance) != 1.0;
     if (s == VKD_OK) s = vkd_prior_encode(p, a.prompt, &cond);
     if (s == VKD_OK && guided)
@@ -219,6 +282,7 @@ int cmd_sample(int argc, char **argv) {
                (double)a.so.guidance.scale, a.negative ? ", negative \"" : "",
                a.negative ? a.negative : "", a.negative ? "\"" : "", (unsigned long long)a.so.seed);
     }
+    if (s == VKD_OK && a.judge) s = judge_samples(p, samples, &a, judge_obj);
     free(samples);
     vkd_prior_cond_free(cond);
     vkd_prior_cond_free(unc);
