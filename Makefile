@@ -17,10 +17,11 @@ build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DVKD_WERROR=$(WERROR) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
-# For now: show what vkdream would run on (the generate command lands with the SDS loop).
+# Text to 3D. Until the bundled ShapeWorld prior is trained, this uses the oracle prior of
+# the prompt's ShapeWorld object (exact, no training; ShapeWorld prompts only).
 run: build
-	@echo "vkdream: the text-to-3D loop is not built yet; showing the runtime for \"$(PROMPT)\" instead"
-	@$(BUILD)/vkdream info
+	@echo "vkdream: using the ShapeWorld oracle prior (--prior oracle) until the bundled prior is trained"
+	@OMP_WAIT_POLICY=PASSIVE $(BUILD)/vkdream generate "$(PROMPT)" --prior oracle
 
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

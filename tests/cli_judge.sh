@@ -8,16 +8,7 @@ set -u
 V=$1
 TMP=$(mktemp -d /tmp/vkd_cli_judge_XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
-fails=0; passes=0
-ok()   { passes=$((passes + 1)); echo "ok   $1"; }
-bad()  { fails=$((fails + 1)); echo "FAIL $1"; [ -n "${2:-}" ] && printf '%s\n' "$2" | sed 's/^/     | /'; }
-expect() { # name, expected exit code, regex on combined output, command...
-  local name=$1 code=$2 re=$3; shift 3
-  local out; out=$("$@" 2>&1); local rc=$?
-  if [ "$rc" -ne "$code" ]; then bad "$name (exit $rc, wanted $code)" "$out"; return; fi
-  if ! grep -Eq -- "$re" <<<"$out"; then bad "$name (no /$re/)" "$out"; return; fi
-  ok "$name"
-}
+. "$(dirname "$0")/cli_lib.sh"
 
 expect "--help" 0 "usage: vkdream judge" "$V" judge --help
 expect "listed in the main usage" 0 "judge \[--json\] IMAGE" "$V" --help
@@ -95,5 +86,4 @@ if command -v python3 >/dev/null; then
   else bad "--json output is not the expected JSON array" "$json"; fi
 fi
 
-echo "$passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish

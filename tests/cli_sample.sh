@@ -7,21 +7,7 @@ V=$1
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 TMP=$(mktemp -d /tmp/vkd_cli_sample_XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
-fails=0; passes=0
-ok()   { passes=$((passes + 1)); echo "ok   $1"; }
-bad()  { fails=$((fails + 1)); echo "FAIL $1"; [ -n "${2:-}" ] && printf '%s\n' "$2" | sed 's/^/     | /'; }
-expect() { # name, expected exit code, regex on combined output, command...
-  local name=$1 code=$2 re=$3; shift 3
-  local out; out=$("$@" 2>&1); local rc=$?
-  if [ "$rc" -ne "$code" ]; then bad "$name (exit $rc, wanted $code)" "$out"; return; fi
-  if ! grep -Eq -- "$re" <<<"$out"; then bad "$name (no /$re/)" "$out"; return; fi
-  ok "$name"
-}
-# png_size FILE -> "W H" from the IHDR chunk, or nothing when FILE is not a PNG.
-png_size() {
-  [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ] || return
-  od -An -tu1 -j16 -N8 "$1" | awk '{print $1*16777216+$2*65536+$3*256+$4, $5*16777216+$6*65536+$7*256+$8}'
-}
+. "$(dirname "$0")/cli_lib.sh"
 
 expect "--help" 0 "usage: vkdream sample" "$V" sample --help
 expect "listed in the main usage" 0 "sample \"PROMPT\"" "$V" --help
@@ -80,5 +66,4 @@ cp "$TMP/grid.png" "$TMP/first.png"
 if cmp -s "$TMP/grid.png" "$TMP/first.png"; then ok "the same seed gives the same grid"
 else bad "the same seed gave a different grid"; fi
 
-echo "$passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish

@@ -4,16 +4,7 @@
 #   usage: cli_test.sh path/to/vkdream
 set -u
 V=$1
-fails=0; passes=0
-ok()   { passes=$((passes + 1)); echo "ok   $1"; }
-bad()  { fails=$((fails + 1)); echo "FAIL $1"; [ -n "${2:-}" ] && printf '%s\n' "$2" | sed 's/^/     | /'; }
-expect() { # name, expected exit code, regex on combined output, command...
-  local name=$1 code=$2 re=$3; shift 3
-  local out; out=$("$@" 2>&1); local rc=$?
-  if [ "$rc" -ne "$code" ]; then bad "$name (exit $rc, wanted $code)" "$out"; return; fi
-  if ! grep -Eq -- "$re" <<<"$out"; then bad "$name (no /$re/)" "$out"; return; fi
-  ok "$name"
-}
+. "$(dirname "$0")/cli_lib.sh"
 
 expect "unknown command -> usage, exit 2" 2 "usage: vkdream" "$V" frobnicate
 expect "unknown flag -> usage, exit 2" 2 "usage: vkdream info" "$V" info --no-such-flag
@@ -46,5 +37,9 @@ expect "no Vulkan loader: --device vulkan is a clear error" 1 "no Vulkan loader"
 expect "bad --device value" 1 "unknown device 'nosuchgpu'" "$V" info --device nosuchgpu
 expect "--device cpu" 0 "Chosen backend: cpu" "$V" info --device cpu
 
-echo "$passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+mkdir -p "${TMPDIR:-/tmp}/vkd_no_models.$$"
+expect "info without a bundled prior says so" 0 "Bundled prior: none found" \
+  env VKDREAM_MODELS="${TMPDIR:-/tmp}/vkd_no_models.$$" "$V" info --device cpu
+rmdir "${TMPDIR:-/tmp}/vkd_no_models.$$"
+
+finish

@@ -1,8 +1,13 @@
-// Strict parsing of numeric flag values, shared by the subcommands: the whole string must
-// be a number inside [lo, hi] (no trailing junk, no overflow, finite).
+// Argument helpers shared by the subcommands: strict parsing of numeric flag values (the
+// whole string must be a number inside [lo, hi]: no trailing junk, no overflow, finite),
+// prompt slugs and output directories.
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -41,4 +46,42 @@ int cli_parse_u64(const char *s, uint64_t *out) {
     if (errno || *end) return 0;
     *out = (uint64_t)v;
     return 1;
+}
+
+void cli_slugify(const char *s, char *out, size_t cap) {
+    size_t n = 0;
+    int dash = 0;
+    for (; *s && n + 2 < cap && n < 64; s++) {
+        const unsigned char c = (unsigned char)*s;
+        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+            if (dash && n) out[n++] = '-';
+            out[n++] = (char)c, dash = 0;
+        } else if (c >= 'A' && c <= 'Z') {
+            if (dash && n) out[n++] = '-';
+            out[n++] = (char)(c - 'A' + 'a'), dash = 0;
+        } else {
+            dash = 1;
+        }
+    }
+    out[n] = 0;
+    if (!n) snprintf(out, cap, "run");
+}
+
+vkd_status_t cli_mkdir_p(const char *dir) {
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", dir);
+    for (char *p = tmp + 1; ; p++) {
+        const int end = !*p;
+        if (*p == '/' || end) {
+            *p = 0;
+            if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
+                return vkd_fail(VKD_ERR_IO, "cannot create output directory '%s': %s", tmp, strerror(errno));
+            if (end) break;
+            *p = '/';
+        }
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return vkd_fail(VKD_ERR_IO, "output path '%s' exists and is not a directory", dir);
+    return VKD_OK;
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "judge.h"
+#include "status.h"
 
 int cmd_info(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
@@ -15,6 +16,8 @@ int cmd_export(int argc, char **argv);
 int cmd_view(int argc, char **argv);
 int cmd_render(int argc, char **argv);
 int cmd_train_prior(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 int cmd_judge(int argc, char **argv);
 
 // One human-readable line "LABEL: red cube (shape score ...)" for a judge verdict
@@ -33,6 +36,12 @@ int cli_parse_u64(const char *s, uint64_t *out);
 // (comma-separated) in `tried`.
 int cli_find_model(const char *file, char *path, size_t cap, char *tried, size_t tcap);
 #define CLI_BUNDLED_PRIOR "shapeworld.json"
+
+// A prompt as a directory name: lower-case letters and digits, runs of anything else as one
+// '-', at most 64 characters ("run" when nothing is left).
+void cli_slugify(const char *s, char *out, size_t cap);
+// mkdir -p; VKD_ERR_IO naming the part that could not be made, or a non-directory in the way.
+vkd_status_t cli_mkdir_p(const char *dir);
 
 // Print "vkdream: <message>" for the last error (and a hint when given) to stderr.
 int cli_error(const char *hint);

@@ -4,8 +4,13 @@
 #include <string.h>
 #include <time.h>
 
+#include <cjson/cJSON.h>
+#include <sys/stat.h>
+
 #include "blas.h"
 #include "cli.h"
+#include "fileio.h"
+#include "safetensors.h"
 #include "ops.h"
 #include "vk.h"
 
@@ -154,6 +159,53 @@ done:
     return st;
 }
 
+// The bundled prior: where it is, what it is, and how long it was trained (the trainer
+// stamps its weights with the step). Only the JSON and the weights' header are read.
+static void print_bundled(void) {
+    char path[4096], tried[8192];
+    if (!cli_find_model(CLI_BUNDLED_PRIOR, path, sizeof path, tried, sizeof tried)) {
+        printf("Bundled prior: none found (looked for %s)\n", tried);
+        return;
+    }
+    char *text = NULL;
+    size_t n = 0;
+    cJSON *j = NULL;
+    if (vkd_file_read_all(path, &text, &n) != VKD_OK || !(j = cJSON_Parse(text))) {
+        printf("Bundled prior: %s is unreadable or not JSON\n", path);
+        free(text);
+        return;
+    }
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(j, "name");
+    const cJSON *im = cJSON_GetObjectItemCaseSensitive(j, "image");
+    const cJSON *w = cJSON_GetObjectItemCaseSensitive(j, "weights");
+    const cJSON *h = im ? cJSON_GetObjectItemCaseSensitive(im, "height") : NULL;
+    const cJSON *wd = im ? cJSON_GetObjectItemCaseSensitive(im, "width") : NULL;
+    printf("Bundled prior: %s\n  %s, %dx%d pixels", path,
+           cJSON_IsString(name) ? name->valuestring : "(unnamed)", cJSON_IsNumber(wd) ? wd->valueint : 0,
+           cJSON_IsNumber(h) ? h->valueint : 0);
+    char wpath[4200];
+    const char *slash = strrchr(path, '/');
+    if (cJSON_IsString(w) && slash)
+        snprintf(wpath, sizeof wpath, "%.*s/%s", (int)(slash - path), path, w->valuestring);
+    else
+        wpath[0] = 0;
+    vkd_safetensors_t *st = NULL;
+    struct stat sb;
+    if (wpath[0] && stat(wpath, &sb) == 0 && vkd_st_open(wpath, &st) == VKD_OK) {
+        size_t params = 0;
+        for (int i = 0; i < vkd_st_count(st); i++) params += vkd_st_numel(vkd_st_get(st, i));
+        const char *step = vkd_st_metadata(st, "vkdream_train_step");
+        printf(", %.2f M parameters in %.1f MB", params / 1e6, sb.st_size / 1e6);
+        if (step) printf(", trained %s steps", step);
+        printf("\n");
+        vkd_st_close(st);
+    } else {
+        printf("; its weights (%s) are missing or unreadable\n", wpath[0] ? wpath : "no \"weights\" key");
+    }
+    cJSON_Delete(j);
+    free(text);
+}
+
 static int usage(FILE *f) {
     fprintf(f, "usage: vkdream info [--bench] [--device auto|cpu|vulkan|vulkan:N|NAME]\n"
                "  --bench     measure GEMM GFLOP/s on the project's shapes and memory bandwidth,\n"
@@ -200,6 +252,7 @@ int cmd_info(int argc, char **argv) {
     if (!is_vk && (!device || !strcmp(device, "auto")))
         printf("  (auto picks a discrete or integrated GPU when there is one; CPU Vulkan drivers "
                "such as lavapipe are 10-20x slower than OpenBLAS here)\n");
+    print_bundled();
     int rc = 0;
     if (bench) {
         vkd_backend_t *cpu = NULL, *vk = NULL;

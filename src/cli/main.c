@@ -22,6 +22,10 @@ static void usage(FILE *f) {
             "  view CKPT | MESH.glb | --shapeworld P\n"
             "                                interactive viewer window (mouse orbit, keys 1-6)\n"
             "  render CKPT | --shapeworld P  turntable PNG grid, a row per mode (no window)\n"
+            "  generate \"PROMPT\" [-o DIR] [--prior P|oracle] [--steps N] [--resume DIR]\n"
+            "                                text to 3D: the SDS loop (checkpoint, turntable, mesh)\n"
+            "  eval --prompts FILE [-o DIR]  generate ShapeWorld prompts and score them against\n"
+            "                                the ground truth (IoU, shape, colour, judge)\n"
             "  train-prior -o DIR | --resume DIR\n"
             "                                train the ShapeWorld diffusion prior\n"
             "  judge [--json] IMAGE.png...   name the ShapeWorld shape and colour in images\n"
@@ -56,6 +60,8 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "export")) return cmd_export(argc - 1, argv + 1);
     if (!strcmp(cmd, "view")) return cmd_view(argc - 1, argv + 1);
     if (!strcmp(cmd, "render")) return cmd_render(argc - 1, argv + 1);
+    if (!strcmp(cmd, "generate")) return cmd_generate(argc - 1, argv + 1);
+    if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
     if (!strcmp(cmd, "train-prior")) return cmd_train_prior(argc - 1, argv + 1);
     if (!strcmp(cmd, "judge")) return cmd_judge(argc - 1, argv + 1);
     fprintf(stderr, "vkdream: unknown command '%s'\n\n", cmd);
