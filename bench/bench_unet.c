@@ -1,7 +1,8 @@
 // UNet forward benchmark (issue 4, "Performance"): loads a UNet config + weights, runs
 // the forward at batch B (2 = cond + uncond, as SDS runs it) on one backend and prints the
-// median time of N runs after warm-up, the GFLOP/s (vkd_unet_flops) and the fraction of a
-// GEMM rate: the one passed with --gemm-rate, else measured here on the same backend with
+// median time of N runs after warm-up (and, as cpu_median_ms, the median process CPU
+// time per run: the code's own cost on a shared machine), the GFLOP/s (vkd_unet_flops)
+// and the fraction of a GEMM rate: the one passed with --gemm-rate, else measured here on the same backend with
 // op_gemm_forward on 65536x128x128 (median of single calls), so the fraction says how much
 // of what this backend's GEMM can do the whole forward achieves.
 //
@@ -34,6 +35,15 @@ typedef struct {
 static double now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+// Process CPU time (all threads), ms: on a shared machine the wall time measures the other
+// processes as much as this code; CPU time per forward is this code's own cost (including
+// OpenMP workers' spinning and wake-ups, which is part of it).
+static double cpu_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
@@ -177,7 +187,7 @@ static vkd_status_t run(const args_t *a) {
     vkd_unet_t *u = NULL;
     vkd_arena_t *io_ar = NULL;
     float *x = NULL, *ctx = NULL, *out = NULL, t[64];
-    double *times = calloc((size_t)a->runs, sizeof(double));
+    double *times = calloc((size_t)a->runs * 2, sizeof(double)); // (2, runs): wall, CPU
     int B = a->batch, H = a->size, W = a->size, L = a->ctx_len;
     vkd_status_t s = times ? VKD_OK : vkd_fail(VKD_ERR_NOMEM, "timings");
     if (!s) s = vkd_weights_open(a->weights, &w);
@@ -197,10 +207,10 @@ static vkd_status_t run(const args_t *a) {
     if (!s) s = vkd_buf_write(bc, ctx, nc * sizeof(float));
     if (!s) s = vkd_unet_reserve(u, B, H, W, L);
     for (int r = -a->warmup; r < a->runs && !s; r++) {
-        double t0 = now_ms();
+        double t0 = now_ms(), c0 = cpu_ms();
         s = vkd_unet_forward(u, bo, bx, t, bc, B, H, W, L);
         if (!s) s = vkd_backend_sync(be);
-        if (r >= 0) times[r] = now_ms() - t0;
+        if (r >= 0) times[r] = now_ms() - t0, times[a->runs + r] = cpu_ms() - c0;
     }
     if (!s && a->out) {
         out = malloc(no * sizeof(float));
@@ -214,13 +224,15 @@ static vkd_status_t run(const args_t *a) {
         double tb = best;
         for (int r = 1; r < a->runs; r++) tb = fmin(tb, times[r]);
         const double med = median(times, a->runs);
+        const double cpu_med = median(times + a->runs, a->runs);
         const double gf = vkd_unet_flops(&cfg, B, H, W, L) / 1e9;
         const vkd_blas_info_t *bi = vkd_blas_info();
         printf("device=%s blas=%s B=%d H=%d W=%d L=%d params=%lld gflop=%.4f median_ms=%.3f "
-               "min_ms=%.3f runs=%d gflops=%.2f gemm_rate=%.1f%s gemm_fraction=%.3f\n",
+               "min_ms=%.3f runs=%d gflops=%.2f gemm_rate=%.1f%s gemm_fraction=%.3f cpu_median_ms=%.3f\n",
                vkd_backend_name(be), bi->core, B, H, W, L,
                (long long)vkd_unet_param_count(&cfg), gf, med, tb, a->runs, gf / (med / 1e3),
-               rate, a->gemm_rate > 0 ? "(given)" : "(measured)", gf / (med / 1e3) / rate);
+               rate, a->gemm_rate > 0 ? "(given)" : "(measured)", gf / (med / 1e3) / rate,
+               cpu_med);
     }
     free(times), free(x), free(ctx), free(out);
     vkd_arena_destroy(io_ar);

@@ -77,8 +77,9 @@ static vkd_status_t ld_norm(loader_t *L, unet_lin_t *p, int64_t c, const char *b
 // dst[off, off + n) = src[src_off, src_off + n) on the device.
 static vkd_status_t dev_copy(loader_t *L, vkd_buf_t dst, int64_t off, vkd_buf_t src,
                              int64_t src_off, int64_t n) {
-    const vkd_copy_strided_t d = {.n = {n, 1, 1, 1}, .out_off = off, .out_stride = {1, 0, 0, 0},
-                                  .inp_off = src_off, .inp_stride = {1, 0, 0, 0}};
+    // The run is the innermost axis: the one the CPU body copies as a contiguous loop.
+    const vkd_copy_strided_t d = {.n = {1, 1, 1, n}, .out_off = off, .out_stride = {0, 0, 0, 1},
+                                  .inp_off = src_off, .inp_stride = {0, 0, 0, 1}};
     return op_copy_strided(L->u->be, dst, src, &d);
 }
 
@@ -345,11 +346,13 @@ static vkd_status_t stem(vkd_unet_t *u, unet_fw_t *f, const float *t) {
 // cat (B, Ch + Cs, HW) = cat([h (B, Ch, HW), skip (B, Cs, HW)], dim=1)
 static vkd_status_t concat(unet_fw_t *f, vkd_buf_t cat, vkd_buf_t h, vkd_buf_t skip, int Ch,
                            int Cs, int HW) {
+    // Each image's part is one contiguous run, on the innermost axis (a plain loop on the CPU;
+    // an axis of length 1 innermost would make it an element-by-element walk).
     const int64_t Ct = Ch + Cs;
-    vkd_copy_strided_t d = {.n = {f->B, (int64_t)Ch * HW, 1, 1}, .out_stride = {Ct * HW, 1, 0, 0},
-                            .inp_stride = {(int64_t)Ch * HW, 1, 0, 0}};
+    vkd_copy_strided_t d = {.n = {f->B, 1, 1, (int64_t)Ch * HW}, .out_stride = {Ct * HW, 0, 0, 1},
+                            .inp_stride = {(int64_t)Ch * HW, 0, 0, 1}};
     VKD_TRY(unet_k_copy(f, cat, h, &d));
-    d.n[1] = (int64_t)Cs * HW, d.out_off = (int64_t)Ch * HW, d.inp_stride[0] = (int64_t)Cs * HW;
+    d.n[3] = (int64_t)Cs * HW, d.out_off = (int64_t)Ch * HW, d.inp_stride[0] = (int64_t)Cs * HW;
     return unet_k_copy(f, cat, skip, &d);
 }
 

@@ -257,20 +257,22 @@ static vkd_status_t st_forward(unet_fw_t *f, const unet_st_t *s, vkd_buf_t out, 
 }
 
 // ---- resampling --------------------------------------------------------------------------------
-// out (B, C, 2H, 2W) = conv3x3(nearest2x(in (B, C, H, W))). The upsampling is two strided
-// copies, one per output row parity: axes (b*c, y, x, dx) -> rows 2y + dy, columns 2x + dx.
+// out (B, C, 2H, 2W) = conv3x3(nearest2x(in (B, C, H, W))). The upsampling is four strided
+// copies, one per output pixel parity (dy, dx): axes (b*c, y, x) -> (2y + dy, 2x + dx), the
+// innermost axis a row of W (a 2-long innermost axis made the CPU copy crawl).
 static vkd_status_t up_forward(unet_fw_t *f, const unet_lin_t *conv, vkd_buf_t out, vkd_buf_t in,
                                int C, int H, int W) {
     const int B = f->B;
     const size_t mark = unet_hi_mark(f);
     vkd_buf_t u; // (B, C, 2H, 2W)
     VKD_TRY(unet_hi_alloc(f, (size_t)B * C * 4 * H * W, &u));
-    for (int dy = 0; dy < 2; dy++) {
+    for (int p = 0; p < 4; p++) {
+        const int dy = p / 2, dx = p % 2;
         const vkd_copy_strided_t d = {
-            .n = {(int64_t)B * C, H, W, 2},
-            .out_off = (int64_t)dy * 2 * W,
-            .out_stride = {4LL * H * W, 4LL * W, 2, 1},
-            .inp_stride = {(int64_t)H * W, W, 1, 0},
+            .n = {1, (int64_t)B * C, H, W},
+            .out_off = (int64_t)dy * 2 * W + dx,
+            .out_stride = {0, 4LL * H * W, 4LL * W, 2},
+            .inp_stride = {0, (int64_t)H * W, W, 1},
         };
         VKD_TRY(unet_k_copy(f, u, in, &d));
     }

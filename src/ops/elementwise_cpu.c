@@ -14,8 +14,14 @@
 #include "ops_impl.h"
 
 #define CHUNK 16384          // elements per OpenMP work item
-#define PAR_MIN (1 << 15)    // below this a loop is too cheap to be worth waking threads
-#define PAR_MIN_ACT (1 << 12) // activations cost ~20-50 flops per element
+// Below these sizes a loop is too cheap to be worth waking threads. A parallel region
+// costs tens of microseconds of CPU time in futex wake-ups and sleeps (and, on a loaded
+// machine, a wait for a descheduled worker): 2^17 floats of copy take ~50 us, 2^16
+// AVX-512 activations ~20-60 us. Measured on the UNet at B = 2, 32x32 (bench/RESULTS.md,
+// "CPU UNet and trainer speed-up"): lower thresholds cost CPU time and, on a busy
+// machine, wall time too.
+#define PAR_MIN (1 << 17)
+#define PAR_MIN_ACT (1 << 16)
 
 static size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
 
@@ -51,30 +57,62 @@ vkd_status_t copy_cpu(vkd_backend_t *be, vkd_buf_t out, vkd_buf_t inp, size_t n)
     default: LOOP(7); break;                                                             \
     }
 
+// The activations are arithmetic-bound (20-50 flops per element): the baseline x86-64
+// build runs them 4 lanes wide, so the span kernels are also built for AVX2 and AVX-512
+// and picked at load time. The project compiles without FP contraction (-std=c11), so
+// every clone performs the same IEEE operations in the same order: identical results.
+// The kernels are plain functions called per chunk from the OpenMP loops, because GCC
+// outlines an OpenMP body into a function of its own that would not inherit the clones.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define ELT_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define ELT_SIMD_CLONES
+#endif
+
+#define ACT_CHUNK 4096 // elements per OpenMP work item of an activation
+
+ELT_SIMD_CLONES
+static void act_fwd_span(vkd_act_t act, float *o, const float *x, size_t n) {
+    // o (n), may alias x; x (n)
+#define FWD_LOOP(K) for (size_t i = 0; i < n; i++) o[i] = vkd_act_fwd(K, x[i])
+    ACT_CASES(FWD_LOOP)
+#undef FWD_LOOP
+}
+
+ELT_SIMD_CLONES
+static void act_bwd_span(vkd_act_t act, float *dx, const float *dy, const float *x, size_t n) {
+    // dx (n), dy (n), x (n)
+#define BWD_LOOP(K) for (size_t i = 0; i < n; i++) dx[i] += dy[i] * vkd_act_bwd(K, x[i])
+    ACT_CASES(BWD_LOOP)
+#undef BWD_LOOP
+}
+
 vkd_status_t unary_forward_cpu(vkd_backend_t *be, vkd_buf_t out, vkd_buf_t inp, size_t n,
                                vkd_act_t act) {
     (void)be;
     float *o = out.host;       // (n), may alias inp
     const float *x = inp.host; // (n)
-#define FWD_LOOP(K)                                                                      \
-    _Pragma("omp parallel for schedule(static) if (n > PAR_MIN_ACT)")                    \
-    for (size_t i = 0; i < n; i++) o[i] = vkd_act_fwd(K, x[i])
-    ACT_CASES(FWD_LOOP)
-#undef FWD_LOOP
+    const size_t nchunks = (n + ACT_CHUNK - 1) / ACT_CHUNK;
+#pragma omp parallel for schedule(static) if (n > PAR_MIN_ACT)
+    for (size_t c = 0; c < nchunks; c++) {
+        const size_t i0 = c * ACT_CHUNK;
+        act_fwd_span(act, o + i0, x + i0, min_sz(ACT_CHUNK, n - i0));
+    }
     return VKD_OK;
 }
 
 vkd_status_t unary_backward_cpu(vkd_backend_t *be, vkd_buf_t dinp, vkd_buf_t dout,
                                 vkd_buf_t inp, size_t n, vkd_act_t act) {
     (void)be;
-    float *dx = dinp.host;      // (n)
+    float *dx = dinp.host;       // (n)
     const float *dy = dout.host; // (n)
-    const float *x = inp.host;  // (n)
-#define BWD_LOOP(K)                                                                      \
-    _Pragma("omp parallel for schedule(static) if (n > PAR_MIN_ACT)")                    \
-    for (size_t i = 0; i < n; i++) dx[i] += dy[i] * vkd_act_bwd(K, x[i])
-    ACT_CASES(BWD_LOOP)
-#undef BWD_LOOP
+    const float *x = inp.host;   // (n)
+    const size_t nchunks = (n + ACT_CHUNK - 1) / ACT_CHUNK;
+#pragma omp parallel for schedule(static) if (n > PAR_MIN_ACT)
+    for (size_t c = 0; c < nchunks; c++) {
+        const size_t i0 = c * ACT_CHUNK;
+        act_bwd_span(act, dx + i0, dy + i0, x + i0, min_sz(ACT_CHUNK, n - i0));
+    }
     return VKD_OK;
 }
 

@@ -9,7 +9,45 @@
 
 #include "ops_impl.h"
 
-#define GN_PAR_MIN 32768
+#define GN_PAR_MIN (1 << 17) // elements; see PAR_MIN in elementwise_cpu.c
+
+// The double sums run 2 lanes wide in the baseline x86-64 build: the row kernels are also
+// built for AVX2 and AVX-512 and picked at load time (the lane count changes the order of
+// the double partial sums only, far below float rounding).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define NORM_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define NORM_SIMD_CLONES
+#endif
+
+// One (batch, group): its statistics and normalised, affine output.
+NORM_SIMD_CLONES
+static void gn_group_forward(float *yg, float *mu, float *rs, const float *xg, const float *w,
+                             const float *bb, int g, int cpg, int HW, float eps) {
+    // yg, xg (C/G, HW); w, bb (C) or NULL
+    const int n = cpg * HW;
+    const float x0 = xg[0];
+    double s = 0.0;
+#pragma omp simd reduction(+ : s)
+    for (int j = 0; j < n; j++) s += (double)(xg[j] - x0);
+    const float ms = (float)(s / n); // mean - x0
+    double v = 0.0;
+#pragma omp simd reduction(+ : v)
+    for (int j = 0; j < n; j++) {
+        float c = (xg[j] - x0) - ms;
+        v += (double)(c * c);
+    }
+    const float r = (float)(1.0 / sqrt(v / n + (double)eps));
+    *mu = (float)((double)x0 + s / n);
+    *rs = r;
+    for (int cc = 0; cc < cpg; cc++) {
+        const int c = g * cpg + cc;
+        const float a = w ? r * w[c] : r, sh = bb ? bb[c] : 0.0f;
+        const float *xc = xg + (size_t)cc * HW;
+        float *yc = yg + (size_t)cc * HW;
+        for (int j = 0; j < HW; j++) yc[j] = ((xc[j] - x0) - ms) * a + sh;
+    }
+}
 
 vkd_status_t groupnorm_forward_cpu(vkd_backend_t *be, vkd_buf_t out, vkd_buf_t mean,
                                    vkd_buf_t rstd, vkd_buf_t inp, vkd_buf_t weight,
@@ -26,31 +64,8 @@ vkd_status_t groupnorm_forward_cpu(vkd_backend_t *be, vkd_buf_t out, vkd_buf_t m
     const int items = d->B * G;
 #pragma omp parallel for schedule(static) if ((long long)items * n > GN_PAR_MIN)
     for (int it = 0; it < items; it++) {
-        const int g = it % G;
         const size_t o = (size_t)it * (size_t)n; // group `it` = (b, g) starts here
-        const float *xg = x + o;                 // (C/G, HW)
-        float *yg = y + o;                       // (C/G, HW)
-        const float x0 = xg[0];
-        double s = 0.0;
-#pragma omp simd reduction(+ : s)
-        for (int j = 0; j < n; j++) s += (double)(xg[j] - x0);
-        const float ms = (float)(s / n); // mean - x0
-        double v = 0.0;
-#pragma omp simd reduction(+ : v)
-        for (int j = 0; j < n; j++) {
-            float c = (xg[j] - x0) - ms;
-            v += (double)(c * c);
-        }
-        const float r = (float)(1.0 / sqrt(v / n + (double)d->eps));
-        mu[it] = (float)((double)x0 + s / n);
-        rs[it] = r;
-        for (int cc = 0; cc < cpg; cc++) {
-            const int c = g * cpg + cc;
-            const float a = w ? r * w[c] : r, sh = bb ? bb[c] : 0.0f;
-            const float *xc = xg + (size_t)cc * HW;
-            float *yc = yg + (size_t)cc * HW;
-            for (int j = 0; j < HW; j++) yc[j] = ((xc[j] - x0) - ms) * a + sh;
-        }
+        gn_group_forward(y + o, mu + it, rs + it, x + o, w, bb, it % G, cpg, HW, d->eps);
     }
     return VKD_OK;
 }

@@ -15,8 +15,18 @@
 #include "ops_impl.h"
 
 // Elements (N*D) below which threads cost more than they save.
-#define LN_PAR_MIN 32768
+#define LN_PAR_MIN (1 << 17) // elements; see PAR_MIN in elementwise_cpu.c
 
+// The double sums run 2 lanes wide in the baseline x86-64 build: the row kernels are also
+// built for AVX2 and AVX-512 and picked at load time (the lane count changes the order of
+// the double partial sums only, far below float rounding).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define NORM_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define NORM_SIMD_CLONES
+#endif
+
+NORM_SIMD_CLONES
 static void ln_row_forward(float *y, float *mean, float *rstd, const float *x,
                            const float *w, const float *b, int D, float eps) {
     const float x0 = x[0];

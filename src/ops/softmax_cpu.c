@@ -12,7 +12,7 @@
 #include "activation.h"
 #include "ops_impl.h"
 
-#define PAR_MIN (1 << 14) // elements below which threads cost more than they save
+#define PAR_MIN (1 << 16) // elements below which threads cost more than they save
 #define LANES 8
 
 // max over j of scale * x[j], x (D), D >= 1
