@@ -15,6 +15,7 @@ char *openblas_get_corename(void);
 char *openblas_get_config(void);
 int openblas_get_num_threads(void);
 int openblas_get_parallel(void);
+void openblas_set_num_threads(int n);
 
 // Process-wide by nature: the library's kernel is chosen once per process.
 static vkd_blas_info_t g_info;
@@ -88,8 +89,27 @@ void vkd_sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A,
         vkd_sgemm_ref(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
+    // A mid-size GEMM split over OpenBLAS's threads costs more CPU than it saves: its level-3
+    // driver synchronises the workers by spinning on shared flags (sched_yield), and on a
+    // loaded 2-core machine a descheduled worker stalls the other. Inside a parallel region
+    // OpenBLAS (OpenMP build) already runs on one thread, and the thread count is a global
+    // of the library, so it is only switched from outside one.
+    const double mnk = (double)M * N * K;
+    const int single = mnk < VKD_SGEMM_SINGLE_MNK && !omp_in_parallel();
+    const int prev = single ? vkd_blas_single_begin() : 1;
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M,
                 N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (single) vkd_blas_single_end(prev);
+}
+
+int vkd_blas_single_begin(void) {
+    const int prev = openblas_get_num_threads();
+    if (prev > 1) openblas_set_num_threads(1);
+    return prev;
+}
+
+void vkd_blas_single_end(int prev) {
+    if (prev > 1) openblas_set_num_threads(prev);
 }
 
 // ---- the correctness check -------------------------------------------------------------

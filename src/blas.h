@@ -31,6 +31,13 @@ const vkd_blas_info_t *vkd_blas_info(void);
 // lda/ldb/ldc are row strides in elements.
 void vkd_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                int lda, const float *B, int ldb, float beta, float *C, int ldc);
+// GEMMs below this many multiply-adds run on one OpenBLAS thread (vkd_sgemm): measured on
+// the bundled prior's UNet forward, B = 2 (bench/RESULTS.md).
+#define VKD_SGEMM_SINGLE_MNK 1e7
+// OpenBLAS single-threaded until _end (the count is process-wide: call both outside any
+// parallel region, from one thread). Returns the previous thread count for _end.
+int vkd_blas_single_begin(void);
+void vkd_blas_single_end(int prev);
 // The plain-C reference (also the fallback): blocked, OpenMP-parallel, slow but correct.
 void vkd_sgemm_ref(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                    int lda, const float *B, int ldb, float beta, float *C, int ldc);

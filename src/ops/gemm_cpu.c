@@ -5,9 +5,9 @@
 #include "blas.h"
 #include "ops_impl.h"
 
-// Below this many multiply-adds per batch OpenBLAS runs single-threaded anyway
-// (its SMP threshold is 4 * 65536), so the batches themselves are spread over the cores.
-#define GEMM_SMALL_MNK (1L << 21)
+// Below this many multiply-adds per batch vkd_sgemm runs OpenBLAS single-threaded
+// (blas.h), so the batches themselves are spread over the cores.
+#define GEMM_SMALL_MNK ((long)VKD_SGEMM_SINGLE_MNK)
 
 // C (M,N) = beta C + bias, broadcast over rows; C is not read when beta == 0.
 static void init_rows_with_bias(float *C, const float *bias, int M, int N, float beta) {
