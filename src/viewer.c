@@ -26,6 +26,7 @@ vkd_view_opts_t vkd_view_opts_default(void) {
     o.mode = VKD_VIS_SHADED;
     o.target_fps = 10;
     o.shot_dir = ".";
+    o.live_budget = 0.1f, o.live_budget_moving = 0.35f;
     return o;
 }
 
@@ -125,6 +126,7 @@ typedef struct {
     int drag_orbit, drag_pan;
     float last_scale; // scale and time of the last frame shown (0: none yet)
     double last_ms;
+    const char *status; // live views: the owner's line for the title bar (else NULL)
 } view_state_t;
 
 static void touch(view_state_t *st) {
@@ -306,10 +308,11 @@ static vkd_status_t frame(view_state_t *st, vkd_present_t *pr, vkd_view_render_f
 }
 
 static void set_title(GLFWwindow *win, const view_state_t *st, int rw, int rh, double ms) {
-    char title[512];
+    char title[640];
     snprintf(title, sizeof title,
-             "vkdream view - %s - %s - %dx%d - %.1f ms - az %.1f el %.1f dist %.2f%s",
-             st->opts->prompt, vkd_vis_name(st->mode), rw, rh, ms, st->cam.azimuth_deg,
+             "vkdream %s - %s%s%s - %s - %dx%d - %.1f ms - az %.1f el %.1f dist %.2f%s",
+             st->status ? "generate" : "view", st->opts->prompt, st->status ? " - " : "",
+             st->status ? st->status : "", vkd_vis_name(st->mode), rw, rh, ms, st->cam.azimuth_deg,
              st->cam.elevation_deg, st->cam.distance, st->light_edit ? " - [L] light" : "");
     glfwSetWindowTitle(win, title);
 }
@@ -456,4 +459,167 @@ vkd_status_t vkd_view_run(const vkd_view_opts_t *opts, vkd_view_render_fn fn, vo
         s = vkd_fail(VKD_ERR_VULKAN, "view: the validation layer reported %d message(s)",
                      messages);
     return s;
+}
+
+// ---- live views ---------------------------------------------------------------------------
+// Frames of a live view aim at this many frame periods of the target rate while the view is
+// still (and at 0.8 of one while it moves): with the budget's 10% that is a frame every
+// 2 s, twice the pixels of a moving frame's; the scene changes slowly anyway.
+#define LIVE_STILL_PERIODS 2.0
+// S in a live view: a picture finer than the live frames, but one that costs at most about
+// this much of the run (by the last frame's cost; at full resolution a NeRF early in its run
+// takes ~30 s for 320x240 on a 2-core CPU).
+#define LIVE_SHOT_MS 1500.0
+
+struct vkd_view {
+    vkd_view_opts_t opts; // a copy: st.opts points here
+    view_state_t st;
+    GLFWwindow *win;
+    vkd_present_t *pr;
+    frame_bufs_t fb;
+    double last_end; // glfwGetTime() when the last frame ended (0: none yet)
+    double cost;     // ms a full-scale frame would take, from the last frame (0: unknown)
+    int frames;      // shown so far
+    double frame_s;  // their total time
+    char status[160];
+};
+
+vkd_status_t vkd_view_open(const vkd_view_opts_t *opts, vkd_view_t **out) {
+    *out = NULL;
+    if (!opts) return vkd_fail(VKD_ERR_INVALID, "view: no options");
+    if (opts->width < 1 || opts->height < 1 || opts->width > 16384 || opts->height > 16384)
+        return vkd_fail(VKD_ERR_INVALID, "view: window size %dx%d outside 1..16384", opts->width,
+                        opts->height);
+    if (!(opts->live_budget > 0 && opts->live_budget <= 1) ||
+        !(opts->live_budget_moving > 0 && opts->live_budget_moving <= 1))
+        return vkd_fail(VKD_ERR_INVALID, "view: live budgets %g, %g outside (0, 1]",
+                        (double)opts->live_budget, (double)opts->live_budget_moving);
+    vkd_camera_t probe;
+    VKD_TRY(vkd_view_camera(&opts->cam, 8, 8, &probe));
+    vkd_view_t *v = calloc(1, sizeof *v);
+    if (!v) return vkd_fail(VKD_ERR_NOMEM, "view: out of memory");
+    v->opts = *opts;
+    v->opts.frames = 0, v->opts.screenshot = NULL, v->opts.orbit = 0;
+    v->st = (view_state_t){.opts = &v->opts, .cam = opts->cam, .mode = opts->mode,
+                           .level = N_LEVELS - 1, .scale = MIN_SCALE, .dirty = 1,
+                           .last_input = -1e9, .status = v->status};
+    vkd_status_t s = open_window(&v->opts, &v->win);
+    if (s) {
+        free(v);
+        return s;
+    }
+    glfwSetWindowUserPointer(v->win, &v->st);
+    glfwSetKeyCallback(v->win, on_key);
+    glfwSetMouseButtonCallback(v->win, on_button);
+    glfwSetCursorPosCallback(v->win, on_cursor);
+    glfwSetScrollCallback(v->win, on_scroll);
+    glfwSetWindowRefreshCallback(v->win, on_refresh);
+    s = vkd_present_create(v->win, opts->validation, &v->pr);
+    if (s) {
+        vkd_view_close(v);
+        return s;
+    }
+    fprintf(stderr, "view: presenting on %s\n", vkd_present_device_name(v->pr));
+    *out = v;
+    return VKD_OK;
+}
+
+// The scale of the next frame: one that takes about target_ms by the last frame's cost
+// (render cost ~ pixels ~ scale^2). The first frame is the coarsest: a live scene (a NeRF
+// early in its optimisation, before empty space is skipped) can be slow. Live frames go
+// upward by at most 2x a frame (one noisy fast frame must not buy an expensive one).
+static float live_scale(const vkd_view_t *v, double target_ms, int damped) {
+    const float full = k_levels[v->st.level];
+    if (v->cost <= 0) return fminf(MIN_SCALE, full);
+    const float want = (float)sqrt(target_ms / v->cost);
+    return fmaxf(MIN_SCALE, fminf(full, damped ? fminf(want, 2.0f * v->st.last_scale) : want));
+}
+
+static vkd_status_t live_frame(vkd_view_t *v, vkd_view_render_fn fn, void *user, float scale,
+                               const char *shot, int *shown) {
+    view_state_t *st = &v->st;
+    double ms = 0;
+    int rw = 0, rh = 0;
+    st->dirty = 0;
+    VKD_TRY(frame(st, v->pr, fn, user, &v->fb, scale, shot, &ms, &rw, &rh, shown));
+    v->last_end = glfwGetTime();
+    if (!*shown) {
+        st->dirty = 1;
+        return VKD_OK;
+    }
+    v->cost = ms / ((double)scale * scale);
+    st->last_scale = scale, st->last_ms = ms;
+    v->frames++, v->frame_s += ms * 1e-3;
+    set_title(v->win, st, rw, rh, ms);
+    return VKD_OK;
+}
+
+void vkd_view_live_stats(const vkd_view_t *v, int *frames, double *seconds) {
+    *frames = v ? v->frames : 0;
+    *seconds = v ? v->frame_s : 0;
+}
+
+static void live_status(vkd_view_t *v, const char *status) {
+    snprintf(v->status, sizeof v->status, "%s", status ? status : "");
+}
+
+static double live_target_ms(const vkd_view_t *v, int moving) {
+    const double period = 1000.0 / (v->opts.target_fps > 0 ? v->opts.target_fps : 10);
+    return moving ? 0.8 * period : LIVE_STILL_PERIODS * period;
+}
+
+vkd_status_t vkd_view_live_tick(vkd_view_t *v, vkd_view_render_fn fn, void *user,
+                                const char *status, int *open) {
+    if (!v || !fn || !open) return vkd_fail(VKD_ERR_INVALID, "view: NULL live view or callback");
+    view_state_t *st = &v->st;
+    glfwPollEvents();
+    *open = !st->quit && !glfwWindowShouldClose(v->win);
+    if (!*open) return VKD_OK;
+    live_status(v, status);
+    int shown = 0;
+    if (st->shot) {
+        char shot[4096];
+        VKD_TRY(next_shot_path(v->opts.shot_dir, shot, sizeof shot));
+        VKD_TRY(live_frame(v, fn, user, live_scale(v, LIVE_SHOT_MS, 0), shot, &shown));
+        if (shown) {
+            st->shot = 0;
+            printf("view: saved %s\n", shot);
+            fflush(stdout);
+        }
+        return VKD_OK;
+    }
+    const double now = glfwGetTime();
+    const int moving = now - st->last_input < 0.25;
+    const double b = moving ? v->opts.live_budget_moving : v->opts.live_budget;
+    // Frames take at most b of the time: after one of cost c, wait c (1 - b) / b.
+    if (v->last_end > 0 && now - v->last_end < st->last_ms * 1e-3 * (1.0 - b) / b) return VKD_OK;
+    return live_frame(v, fn, user, live_scale(v, live_target_ms(v, moving), 1), NULL, &shown);
+}
+
+vkd_status_t vkd_view_live_frame(vkd_view_t *v, vkd_view_render_fn fn, void *user,
+                                 const char *status, const char *screenshot, int *shown) {
+    if (!v || !fn || !shown) return vkd_fail(VKD_ERR_INVALID, "view: NULL live view or callback");
+    *shown = 0;
+    live_status(v, status);
+    glfwPollEvents();
+    const float scale = screenshot ? k_levels[v->st.level] : live_scale(v, live_target_ms(v, 0), 1);
+    // A window just restored or resized may need a try or two for its swapchain.
+    for (int i = 0; i < 3 && !*shown; i++)
+        VKD_TRY(live_frame(v, fn, user, scale, screenshot, shown));
+    return VKD_OK;
+}
+
+vkd_status_t vkd_view_close(vkd_view_t *v) {
+    if (!v) return VKD_OK;
+    const int messages = v->pr ? vkd_present_validation_messages(v->pr) : 0;
+    vkd_present_destroy(v->pr);
+    free(v->fb.rgb);
+    free(v->fb.readback);
+    if (v->win) glfwDestroyWindow(v->win);
+    glfwTerminate();
+    free(v);
+    if (messages)
+        return vkd_fail(VKD_ERR_VULKAN, "view: the validation layer reported %d message(s)",
+                        messages);
+    return VKD_OK;
 }

@@ -54,6 +54,10 @@ typedef struct {
     int validation;       // enable VK_LAYER_KHRONOS_validation; messages fail the run
     float target_fps;     // frame rate to keep while moving (10)
     const char *shot_dir; // where S writes vkdream-view-NNN.png (".")
+    // Live views only (vkd_view_open): the share of wall time frames may take while the
+    // view is still (0.1) and while the user drags or zooms it (0.35). The scene's owner
+    // works between frames, so this bounds how much the view slows it down.
+    float live_budget, live_budget_moving;
 } vkd_view_opts_t;
 
 vkd_view_opts_t vkd_view_opts_default(void);
@@ -62,6 +66,34 @@ vkd_view_opts_t vkd_view_opts_default(void);
 // VKD_ERR_UNSUPPORTED when no display server can be reached (the message suggests
 // `vkdream render`), VKD_ERR_NODEVICE without a Vulkan device that can present to it.
 vkd_status_t vkd_view_run(const vkd_view_opts_t *opts, vkd_view_render_fn fn, void *user);
+
+// ---- a live view: the scene changes between frames (`vkdream generate --view`) ----------
+// The caller keeps the thread: it works (an optimisation step) and calls vkd_view_live_tick
+// in between, which handles input and, when a frame is due, renders one with fn. A frame is
+// due once the time since the last frame is at least its cost times (1 - budget) / budget,
+// so frames take at most the budget's share of the wall time on average. Their resolution
+// follows the scene's render cost: a frame aims at 2 periods of target_fps while the view is
+// still, 0.8 of one while it is dragged (coarse while the scene is slow to render, finer as
+// it gets cheaper). S renders a frame at once and saves it: at the resolution that costs
+// about 1.5 s by the last frame's cost (at most full), so a screenshot cannot stall the owner.
+typedef struct vkd_view vkd_view_t;
+
+// Open the window (the same failures as vkd_view_run, before any frame).
+vkd_status_t vkd_view_open(const vkd_view_opts_t *opts, vkd_view_t **out);
+// Input, then a frame when one is due. status (may be NULL) is shown in the title bar.
+// *open = 0 once the user has closed the window (Esc or the close button): the caller
+// then calls vkd_view_close; nothing else is rendered.
+vkd_status_t vkd_view_live_tick(vkd_view_t *v, vkd_view_render_fn fn, void *user,
+                                const char *status, int *open);
+// A frame now, whatever the budget (the scene's final state): at the live resolution, or
+// with a screenshot (not NULL) at full resolution, read back from the swapchain into that
+// PNG. *shown = 0 when none could be shown (window minimised).
+vkd_status_t vkd_view_live_frame(vkd_view_t *v, vkd_view_render_fn fn, void *user,
+                                 const char *status, const char *screenshot, int *shown);
+// Frames shown so far and the seconds they took (render, conversion, presentation).
+void vkd_view_live_stats(const vkd_view_t *v, int *frames, double *seconds);
+// Close the window (NULL is fine). Fails when the validation layer reported messages.
+vkd_status_t vkd_view_close(vkd_view_t *v);
 
 // ---- pieces usable without a window -----------------------------------------------------
 // Parse "AZ,EL,DIST" (degrees, degrees, scene units; DIST > 0, |EL| < 90).

@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "dream.h"
 #include "dream_score.h"
+#include "dream_view.h"
 #include "fileio.h"
 #include "nerf/mesh_field.h"
 #include "progress.h"
@@ -59,6 +60,16 @@ static void usage(FILE *f) {
             "                    (0.75; 0 for the oracle: see README)\n"
             "  --device D        auto, cpu, vulkan, vulkan:N (auto)\n"
             "  --resume DIR      continue the run in DIR (its config.json and checkpoint)\n"
+            "  --view            show the field in a window while it is optimised (needs a\n"
+            "                    display; mouse and keys as in vkdream view, S saves a PNG into\n"
+            "                    DIR). Frames take at most 10%% of the time (35%% while you drag\n"
+            "                    the view); the results are the same as without. Closing the\n"
+            "                    window does not stop the run. Also with --resume.\n"
+            "  --view-camera A,E,D  its start camera (30,20,2.2)\n"
+            "  --view-size WxH   its window size (640x480)\n"
+            "  --view-screenshot FILE  write the final frame (full resolution, as `vkdream\n"
+            "                    render --camera` draws the checkpoint) to FILE.png\n"
+            "  --view-validate   enable the Vulkan validation layer for the window\n"
             "  -h, --help        this help\n");
 }
 
@@ -80,6 +91,9 @@ typedef struct {
     int guidance_set, lit_set, lr_set;
     double lit;
     vkd_dream_opts_t o;
+    int view;                  // --view
+    vkd_view_opts_t vo;        // its window
+    const char *view_shot;     // --view-screenshot
 } gen_args_t;
 
 static const char *weighting_name(vkd_sds_weighting_t w) {
@@ -98,6 +112,7 @@ static int parse_weighting(const char *s, vkd_sds_weighting_t *w) {
 static int parse_args(int argc, char **argv, gen_args_t *a) {
     memset(a, 0, sizeof *a);
     a->o = vkd_dream_opts_default();
+    a->vo = vkd_view_opts_default();
     int n_run_flags = 0, have_prompt = 0;
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -111,6 +126,29 @@ static int parse_args(int argc, char **argv, gen_args_t *a) {
             if (strlen(f) > VKD_PROMPT_MAX) return usage_error("the prompt is longer than %s bytes", "1024");
             snprintf(a->prompt, sizeof a->prompt, "%s", f);
             have_prompt = 1;
+            continue;
+        }
+        // The window's flags change nothing in the run: allowed with --resume too.
+        if (!strcmp(f, "--view") || !strcmp(f, "--view-validate")) {
+            if (!strcmp(f, "--view")) a->view = 1;
+            else a->vo.validation = 1;
+            continue;
+        }
+        if (!strncmp(f, "--view-", 7)) {
+            if (!v) return usage_error("option %s needs a value", f);
+            i++;
+            if (!strcmp(f, "--view-camera")) {
+                if (vkd_view_parse_camera(v, &a->vo.cam)) return usage_error("%s", vkd_last_error());
+            } else if (!strcmp(f, "--view-size")) {
+                int used = 0;
+                if (sscanf(v, "%dx%d%n", &a->vo.width, &a->vo.height, &used) != 2 || v[used] ||
+                    a->vo.width < 8 || a->vo.height < 8 || a->vo.width > 8192 || a->vo.height > 8192)
+                    return usage_error("--view-size: '%s' is not WxH with each in 8..8192", v);
+            } else if (!strcmp(f, "--view-screenshot")) {
+                a->view_shot = v;
+            } else {
+                return usage_error("unknown option '%s'", f);
+            }
             continue;
         }
         static const char *const with_value[] = {
@@ -164,10 +202,12 @@ static int parse_args(int argc, char **argv, gen_args_t *a) {
             a->resume = v;
         }
     }
+    if (!a->view && (a->view_shot || a->vo.validation || a->vo.width != 640 || a->vo.height != 480))
+        return usage_error("%s", "--view-screenshot, --view-size and --view-validate need --view");
     if (a->resume) {
         if (have_prompt || n_run_flags)
             return usage_error("%s", "--resume DIR takes the prompt and every setting from DIR/config.json; "
-                                     "give only --device with it");
+                                     "give only --device (and the --view flags) with it");
         return 0;
     }
     if (!have_prompt) return usage_error("%s", "give a prompt, e.g. vkdream generate \"a red cube\" --prior oracle");
@@ -339,6 +379,7 @@ typedef struct {
     int oracle, is_sw;
     vkd_sw_object_t obj;
     char ckpt[PATH_MAX + 32], preview[PATH_MAX + 32], log[PATH_MAX + 32];
+    vkd_dream_view_t *view; // --view (NULL without)
 } run_t;
 
 // The ShapeWorld oracle renders its image sets in albedo shading: it cannot condition on
@@ -426,6 +467,7 @@ static int train(run_t *R, uint64_t start) {
     int n_tail = 0, rc = 0;
     vkd_status_t s = VKD_OK;
     uint64_t step = start;
+    vkd_dream_view_tick(R->view, R->d); // the field before the first step
     while (step < (uint64_t)o->steps && !g_signal) {
         vkd_dream_step_info_t in;
         s = vkd_dream_step(R->d, &in);
@@ -445,6 +487,7 @@ static int train(run_t *R, uint64_t start) {
             if ((s = vkd_dream_write_preview(vkd_dream_renderer(R->d), R->preview))) break;
             last_preview = now_s();
         }
+        vkd_dream_view_tick(R->view, R->d); // a frame when the view's time budget allows
     }
     vkd_progress_finish(&pb);
     fclose(log);
@@ -459,6 +502,20 @@ static int train(run_t *R, uint64_t start) {
         return 128 + g_signal;
     }
     const double secs = now_s() - t0;
+    if (R->view) {
+        int frames;
+        double fs;
+        vkd_dream_view_stats(R->view, &frames, &fs);
+        printf("view: %d frames in %.2f s (%.1f%% of the run)\n", frames, fs,
+               secs > 0 ? 100.0 * fs / secs : 0.0);
+        // The final field, as `vkdream render` will draw the checkpoint. A view problem
+        // costs the picture, not the run's outputs.
+        if (vkd_dream_view_final(R->view, R->d, R->a->view_shot))
+            fprintf(stderr, "vkdream generate: %s\n", vkd_last_error());
+        else if (R->a->view_shot && vkd_dream_view_is_open(R->view))
+            printf("view: wrote %s\n", R->a->view_shot);
+        fflush(stdout);
+    }
     if ((s = vkd_dream_write_preview(vkd_dream_renderer(R->d), R->preview)) ||
         (s = finish(R, secs, n_tail ? loss_tail / n_tail : 0, step)))
         return cli_error(NULL);
@@ -468,11 +525,25 @@ static int train(run_t *R, uint64_t start) {
     return rc;
 }
 
-int cmd_generate(int argc, char **argv) {
+// The live view (--view): file scope, so that every way out of generate() closes it.
+static vkd_dream_view_t *g_view = NULL;
+
+static int generate(int argc, char **argv) {
     gen_args_t a;
     int rc = parse_args(argc, argv, &a);
     if (rc) return rc < 0 ? 0 : rc;
     run_t R = {.a = &a};
+    if (a.view) {
+        // Before any work: without a display this fails at once, and says so (a long run
+        // silently without the window it was asked for would be worse).
+        // The title and S's folder: a's buffers, filled in below (before any frame).
+        a.vo.prompt = a.prompt;
+        a.vo.shot_dir = a.dir;
+        if (vkd_dream_view_open(&a.vo, &g_view))
+            return cli_error("run without --view (preview.png in the output directory is refreshed "
+                             "while it runs), or under a virtual display (xvfb-run)");
+        R.view = g_view;
+    }
     char cfg_path[PATH_MAX + 32];
     if (a.resume) {
         snprintf(a.dir, sizeof a.dir, "%s", a.resume);
@@ -560,4 +631,11 @@ int cmd_generate(int argc, char **argv) {
     vkd_prior_free(R.p);
     vkd_backend_destroy(R.be);
     return rc;
+}
+
+int cmd_generate(int argc, char **argv) {
+    const int rc = generate(argc, argv);
+    const vkd_status_t s = vkd_dream_view_close(g_view);
+    g_view = NULL;
+    return s && !rc ? cli_error(NULL) : rc;
 }
