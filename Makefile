@@ -17,11 +17,9 @@ build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DVKD_WERROR=$(WERROR) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
-# Text to 3D. Until the bundled ShapeWorld prior is trained, this uses the oracle prior of
-# the prompt's ShapeWorld object (exact, no training; ShapeWorld prompts only).
+# Text to 3D with the bundled ShapeWorld prior (models/shapeworld.json); outputs in out/<slug>.
 run: build
-	@echo "vkdream: using the ShapeWorld oracle prior (--prior oracle) until the bundled prior is trained"
-	@OMP_WAIT_POLICY=PASSIVE $(BUILD)/vkdream generate "$(PROMPT)" --prior oracle
+	@OMP_WAIT_POLICY=PASSIVE $(BUILD)/vkdream generate "$(PROMPT)"
 
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

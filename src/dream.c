@@ -292,7 +292,17 @@ vkd_status_t vkd_dream_step(vkd_dream_t *d, vkd_dream_step_info_t *info) {
     inf.mode = vkd_shade_schedule_mode(&d->o.shade, d->o.seed, s);
     vkd_sds_opts_t so = d->o.sds;
     so.t_max = inf.t_max = annealed_t_max(&d->o, s);
-    VKD_TRY(vkd_nerf_grid_step(d->r, s, NULL));
+    int refreshed = 0;
+    VKD_TRY(vkd_nerf_grid_step(d->r, s, &refreshed));
+    if (refreshed) {
+        // An empty grid skips every sample: no render, no gradient, and the field could never
+        // grow back (seen with "a green cylinder", whose object the prior barely tells from
+        // the green background early on). Until a refresh finds density again, sample
+        // everywhere: a pure function of the state, so resume stays exact.
+        double frac = 1.0;
+        VKD_TRY(vkd_nerf_grid_occupancy(d->r, &frac));
+        if (frac <= 0.0) vkd_nerf_grid_set_ready(d->r, 0);
+    }
     VKD_TRY(vkd_field_zero_grad(d->f));
     int bad = 0;
     for (int b = 0; b < d->o.views && !bad; b++) VKD_TRY(view_step(d, s, b, inf.mode, &so, &inf, &bad));

@@ -37,9 +37,12 @@ expect "no Vulkan loader: --device vulkan is a clear error" 1 "no Vulkan loader"
 expect "bad --device value" 1 "unknown device 'nosuchgpu'" "$V" info --device nosuchgpu
 expect "--device cpu" 0 "Chosen backend: cpu" "$V" info --device cpu
 
-mkdir -p "${TMPDIR:-/tmp}/vkd_no_models.$$"
+expect "info lists the bundled prior" 0 "Bundled prior: .*shapeworld.json" "$V" info --device cpu
+# A copy of the binary in an empty directory has no models/ beside or above it.
+NM=$(mktemp -d /tmp/vkd_no_models_XXXXXX)
+mkdir -p "$NM/bin" && cp "$V" "$NM/bin/vkdream"
 expect "info without a bundled prior says so" 0 "Bundled prior: none found" \
-  env VKDREAM_MODELS="${TMPDIR:-/tmp}/vkd_no_models.$$" "$V" info --device cpu
-rmdir "${TMPDIR:-/tmp}/vkd_no_models.$$"
+  env -u VKDREAM_MODELS "$NM/bin/vkdream" info --device cpu
+rm -rf "$NM"
 
 finish
