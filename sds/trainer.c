@@ -558,6 +558,13 @@ void vkd_trainer_free(vkd_trainer_t *t) {
     free(t);
 }
 
+vkd_status_t vkd_trainer_set_min_snr(vkd_trainer_t *t, float gamma) {
+    if (!t || !(gamma >= 0 && gamma <= 1000))
+        return vkd_fail(VKD_ERR_INVALID, "train-prior: min-SNR gamma must lie in [0, 1000]");
+    t->o.min_snr_gamma = gamma;
+    return VKD_OK;
+}
+
 int64_t vkd_trainer_steps_done(const vkd_trainer_t *t) { return t->steps_done; }
 const vkd_trainer_opts_t *vkd_trainer_opts(const vkd_trainer_t *t) { return &t->o; }
 size_t vkd_trainer_param_count(const vkd_trainer_t *t) { return t->P; }

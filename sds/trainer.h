@@ -75,6 +75,9 @@ vkd_status_t vkd_trainer_create(vkd_backend_t *be, const char *config_path, cons
 vkd_status_t vkd_trainer_resume(vkd_backend_t *be, const char *out_dir, const char *config_path,
                                 int64_t steps, float lr, vkd_trainer_t **out);
 void vkd_trainer_free(vkd_trainer_t *t); // NULL is fine
+// Change the min-SNR-gamma loss weighting (0 = plain MSE) from the next step on, e.g. when
+// resuming a run whose low-noise steps were under-weighted; stored with the next checkpoint.
+vkd_status_t vkd_trainer_set_min_snr(vkd_trainer_t *t, float gamma);
 
 // Steps done so far (the index of the next step).
 int64_t vkd_trainer_steps_done(const vkd_trainer_t *t);

@@ -194,6 +194,15 @@ static void resume_is_bit_identical(tctx_t *T) {
           "resumed weights differ from the uninterrupted run");
     CHECK(T, !memcmp(vkd_trainer_weights(a, 1), vkd_trainer_weights(b, 1), P * sizeof(float)),
           "resumed EMA weights differ from the uninterrupted run");
+    // The loss weighting may change on resume (and is stored with the next checkpoint).
+    CHECK(T, vkd_trainer_set_min_snr(b, -1) == VKD_ERR_INVALID, "negative gamma accepted");
+    CHECK_OK(T, vkd_trainer_set_min_snr(b, 0));
+    CHECK_OK(T, vkd_trainer_checkpoint(b));
+    vkd_trainer_free(b);
+    b = NULL;
+    CHECK_OK(T, vkd_trainer_resume(T->cpu, run, NULL, 0, 0, &b));
+    CHECK(T, vkd_trainer_opts(b)->min_snr_gamma == 0.0f, "min-SNR not kept: %g",
+          (double)vkd_trainer_opts(b)->min_snr_gamma);
     vkd_trainer_free(b);
     b = NULL;
     // Bad input: a second run into the same directory; resuming with another model.

@@ -14,7 +14,7 @@
 static void usage(FILE *f) {
     fprintf(f,
             "usage: vkdream train-prior -o DIR [--config PRIOR.json] [options]\n"
-            "       vkdream train-prior --resume DIR [--steps N] [--lr LR]\n"
+            "       vkdream train-prior --resume DIR [--steps N] [--lr LR] [--min-snr G]\n"
             "\n"
             "Trains a text-conditioned diffusion prior on ShapeWorld renders (drawn with the\n"
             "camera, light and shading distribution that generate uses) and writes it into DIR\n"
@@ -31,7 +31,7 @@ static void usage(FILE *f) {
             "  --warmup N        linear warm-up steps (200)\n"
             "  --seed S          data, noise and initialisation seed (0)\n"
             "  --ema D           EMA decay of the weights written as the prior (0.999)\n"
-            "  --min-snr G       min-SNR-gamma loss weighting, 0 = off (5)\n"
+            "  --min-snr G       min-SNR-gamma loss weighting, 0 = off (5); may change on --resume\n"
             "  --ckpt-every N    checkpoint every N steps (250)\n"
             "  --sample-every N  DDIM sample grid DIR/samples/step-N.png every N steps, 0 = off\n"
             "                    (1000)\n"
@@ -61,6 +61,7 @@ static void on_signal(int sig) {
 typedef struct {
     const char *config, *out, *resume, *device;
     long steps, ckpt_every, sample_every;
+    int min_snr_set;
     double lr;
     vkd_trainer_opts_t o;
 } train_args_t;
@@ -107,6 +108,7 @@ static int parse_args(int argc, char **argv, train_args_t *a) {
         } else if (!strcmp(f, "--min-snr")) {
             if (!cli_parse_double(v, 0, 1000, &d)) return usage_error("--min-snr: '%s' is not in [0, 1000]", v);
             a->o.min_snr_gamma = (float)d;
+            a->min_snr_set = 1;
         } else if (!strcmp(f, "--ckpt-every")) {
             if (!cli_parse_long(v, 1, 100000000, &k)) return usage_error("--ckpt-every: '%s' is not a count >= 1", v);
             a->ckpt_every = k;
@@ -204,6 +206,7 @@ int cmd_train_prior(int argc, char **argv) {
     if (s == VKD_OK)
         s = a.resume ? vkd_trainer_resume(be, a.resume, a.config, a.steps, (float)a.lr, &t)
                      : vkd_trainer_create(be, a.config, a.out, &a.o, &t);
+    if (s == VKD_OK && a.resume && a.min_snr_set) s = vkd_trainer_set_min_snr(t, a.o.min_snr_gamma);
     if (s == VKD_OK) {
         signal(SIGINT, on_signal);
         signal(SIGTERM, on_signal);
