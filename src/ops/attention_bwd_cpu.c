@@ -20,38 +20,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "activation.h" // vkd_expf: plain arithmetic, so the softmax loop vectorises
+#include "attention_row.h"
 #include "blas.h"
 #include "ops_impl.h"
 
 #define ATT_QB 128             // queries per block
 #define ATT_PAR_MIN_FLOPS 2e6  // below this a parallel region costs more than it saves
 
-// The exponentials and the row passes are the non-GEMM time: build them for AVX-512 and
-// AVX2+FMA as well as the baseline, chosen at load time (as attention_cpu.c does).
-#if defined(__x86_64__) && defined(__GNUC__)
-#define ATT_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define ATT_SIMD_CLONES
-#endif
-
 // p (n): the first `lim` scores become their softmax, the rest (masked) 0.
 ATT_SIMD_CLONES
 static void softmax_row(float *p, int lim, int n) {
-    float mx = p[0];
-#pragma omp simd reduction(max : mx)
-    for (int j = 0; j < lim; j++) mx = p[j] > mx ? p[j] : mx;
-    float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-    for (int j = 0; j < lim; j++) {
-        float e = vkd_expf(p[j] - mx);
-        p[j] = e;
-        sum += e;
-    }
-    const float inv = 1.0f / sum;
+    const float inv = 1.0f / vkd_att_softmax_row_unnormalised(p, lim, n);
 #pragma omp simd
     for (int j = 0; j < lim; j++) p[j] *= inv;
-    for (int j = lim; j < n; j++) p[j] = 0.0f;
 }
 
 // dp (n) = p o (dp - sum(dp o p)) over the first `lim` entries, 0 beyond (masked).

@@ -18,39 +18,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "activation.h" // vkd_expf: plain arithmetic, so the softmax loop vectorises
+#include "attention_row.h"
 #include "blas.h"
 #include "ops_impl.h"
 
 #define ATT_QB 128              // queries per work item
 #define ATT_PAR_MIN_FLOPS 2e6   // below this a parallel region costs more than it saves
-
-// The exponentials are most of the CPU time at SD sizes (Lq*Lk of them against
-// (D+Dv)*Lq*Lk GEMM flops that OpenBLAS runs near peak): build this loop for AVX-512 and
-// AVX2+FMA as well as the baseline the project compiles for, chosen at load time.
-#if defined(__x86_64__) && defined(__GNUC__)
-#define ATT_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define ATT_SIMD_CLONES
-#endif
-
-// exp(s - max) over the first `lim` entries of a score row (the rest, masked, become 0);
-// returns their sum. Normalising is left to the output rows (Dv divisions, not Lk).
-ATT_SIMD_CLONES
-static float softmax_row_unnormalised(float *s, int lim, int n) {
-    float mx = s[0];
-#pragma omp simd reduction(max : mx)
-    for (int j = 0; j < lim; j++) mx = s[j] > mx ? s[j] : mx;
-    float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-    for (int j = 0; j < lim; j++) {
-        float e = vkd_expf(s[j] - mx);
-        s[j] = e;
-        sum += e;
-    }
-    for (int j = lim; j < n; j++) s[j] = 0.0f;
-    return sum;
-}
 
 // Rows of `n` rows x `w` floats at stride `ld` usable directly as a GEMM operand?
 static int rows_direct(int n, int w, int64_t ld) { return n == 1 || ld >= w; }
@@ -113,7 +86,7 @@ vkd_status_t attention_forward_cpu(vkd_backend_t *be, vkd_buf_t out, vkd_buf_t q
             // S (nq, kn) = scale * Q (nq, D) K^T (D, kn)
             vkd_sgemm(0, 1, nq, kn, D, a->scale, qp, ldq, kp, ldk, 0.0f, S, kn);
             for (int r = 0; r < nq; r++)
-                rsum[r] = softmax_row_unnormalised(S + (size_t)r * kn, a->causal ? i0 + r + 1 : kn, kn);
+                rsum[r] = vkd_att_softmax_row_unnormalised(S + (size_t)r * kn, a->causal ? i0 + r + 1 : kn, kn);
             // O (nq, Dv) = exp(S - max) (nq, kn) V (kn, Dv), then each row / its sum
             vkd_sgemm(0, 0, nq, Dv, kn, 1.0f, S, kn, vp, ldv, 0.0f, op, ldo);
             for (int r = 0; r < nq; r++) {
