@@ -70,7 +70,7 @@ int main(int argc, char **argv) {
     const size_t img = (size_t)C * H * W;
     float *x = malloc(sizeof(float) * img * n);         // (n, C, H, W)
     float *hwc = malloc(sizeof(float) * img);            // (H, W, C)
-    float *tiles = malloc(sizeof(float) * img * NS * NC * (grid_n ? grid_n : 1));
+    float *keep = malloc(sizeof(float) * img * NS * NC * (grid_n ? grid_n : 1)); // (NS*NC*grid_n, C, H, W)
     int conf[NS][NS + 1] = {{0}}; // true shape x judged shape (+ empty)
     int col_ok[NC] = {0}, col_n[NC] = {0}, shape_ok[NS] = {0}, grey = 0, total = 0;
     vkd_sampler_opts_t so = vkd_sampler_opts_default();
@@ -88,13 +88,11 @@ int main(int argc, char **argv) {
             if (s == VKD_OK) s = vkd_sample(p, x, n, c, un, &so, NULL);
             vkd_prior_cond_free(c);
             if (s != VKD_OK) break;
-            vkd_prior_from_range(p, x, x, img * n);
             int ok_s = 0, ok_c = 0;
             for (int i = 0; i < n && s == VKD_OK; i++) {
-                for (int q = 0; q < H * W; q++)
-                    for (int k = 0; k < C; k++) hwc[q * C + k] = x[i * img + (size_t)k * H * W + q];
+                vkd_prior_image_to_hwc(p, hwc, x + i * img);
                 if (i < grid_n)
-                    memcpy(tiles + ((size_t)(sh * NC + co) * grid_n + i) * img, hwc, sizeof(float) * img);
+                    memcpy(keep + ((size_t)(sh * NC + co) * grid_n + i) * img, x + i * img, sizeof(float) * img);
                 vkd_judge_verdict_t v;
                 s = vkd_judge_image(judge, hwc, H, W, &v);
                 int so_ok = 0, co_ok = 0;
@@ -145,15 +143,10 @@ int main(int argc, char **argv) {
         if (f) fputs(md, f), fclose(f);
     }
     if (grid_path && grid_n > 0) {
-        int gh = 0, gw = 0;
-        vkd_image_grid_size(NS * NC * grid_n, H, W, NC * grid_n, 2, &gh, &gw);
-        float *g = malloc(sizeof(float) * (size_t)gh * gw * C);
-        s = vkd_image_grid(tiles, NS * NC * grid_n, H, W, C, NC * grid_n, 2, NULL, g);
-        if (s == VKD_OK) s = vkd_image_write_png(grid_path, g, gh, gw, C);
+        s = vkd_sample_grid_png(p, keep, NS * NC * grid_n, NC * grid_n, 1, grid_path);
         if (s != VKD_OK) fprintf(stderr, "bench_prior_eval: %s\n", vkd_last_error());
-        free(g);
     }
-    free(x), free(hwc), free(tiles);
+    free(x), free(hwc), free(keep);
     vkd_prior_cond_free(un);
     vkd_judge_free(judge);
     vkd_prior_free(p);

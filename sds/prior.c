@@ -310,14 +310,6 @@ vkd_status_t vkd_prior_oracle_create(const vkd_oracle_opts_t *opts, vkd_prior_t 
     return oracle_create(&o, "oracle", out);
 }
 
-// The directory part of path ("." when there is none).
-static void dir_of(const char *path, char *dir, size_t cap) {
-    const char *slash = strrchr(path, '/');
-    if (!slash) snprintf(dir, cap, ".");
-    else if (slash == path) snprintf(dir, cap, "/");
-    else snprintf(dir, cap, "%.*s", (int)(slash - path), path);
-}
-
 vkd_status_t vkd_prior_load(const char *path, vkd_backend_t *be, vkd_prior_t **out) {
     if (!out || !path) return vkd_fail(VKD_ERR_INVALID, "vkd_prior_load: NULL argument");
     *out = NULL;
@@ -369,7 +361,7 @@ vkd_status_t vkd_prior_load(const char *path, vkd_backend_t *be, vkd_prior_t **o
             if (s != VKD_OK) vkd_fail_ctx(s, "prior file %s: \"schedule\"", path);
         }
         char dir[4096];
-        dir_of(path, dir, sizeof dir);
+        vkd_dir_of(path, dir, sizeof dir);
         if (s == VKD_OK && !be)
             s = vkd_fail(VKD_ERR_INVALID, "prior file %s: a UNet prior needs a backend", path);
         if (s == VKD_OK) s = vkd_prior_unet_init(p, root, path, dir, be);
@@ -561,6 +553,17 @@ void vkd_prior_from_range(const vkd_prior_t *p, float *v, const float *y, size_t
         if (x != x) x = 0;
         v[i] = srgb ? vkd_srgb_decode(x) : x;
     }
+}
+
+void vkd_prior_image_to_hwc(const vkd_prior_t *p, float *hwc, const float *chw) {
+    const int C = p->info.channels;
+    const size_t HW = (size_t)p->info.height * p->info.width;
+    for (int c = 0; c < C; c++)
+        for (size_t q = 0; q < HW; q++) {
+            float v;
+            vkd_prior_from_range(p, &v, chw + (size_t)c * HW + q, 1);
+            hwc[q * C + c] = v;
+        }
 }
 
 void vkd_prior_range_jacobian(const vkd_prior_t *p, float *dydv, const float *v, size_t n) {

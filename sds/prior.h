@@ -210,6 +210,9 @@ vkd_status_t vkd_prior_predict_cfg(vkd_prior_t *p, float *eps, float *eps_c, flo
 // and back (to linear [0, 1], clamped). Out may alias in.
 void vkd_prior_to_range(const vkd_prior_t *p, float *y, const float *v, size_t n);
 void vkd_prior_from_range(const vkd_prior_t *p, float *v, const float *y, size_t n);
+// One image (C, H, W) in the prior's range -> linear [0, 1] pixels (H, W, C), the layout
+// of the judge, the PNG writer and the renderers.
+void vkd_prior_image_to_hwc(const vkd_prior_t *p, float *hwc, const float *chw);
 // dy/dv at each v (for the chain rule of SDS): (hi - lo) enc'(v).
 void vkd_prior_range_jacobian(const vkd_prior_t *p, float *dydv, const float *v, size_t n);
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "image.h"
 #include "sds.h"
 
 #define MAX_SAMPLES 4096
@@ -164,5 +165,37 @@ vkd_status_t vkd_sample(vkd_prior_t *p, float *out, int n, const vkd_prior_cond_
         }
     }
     free(buf), free(L.cond), free(L.t);
+    return s;
+}
+
+vkd_status_t vkd_sample_grid_png(const vkd_prior_t *p, const float *samples, int n, int cols,
+                                 int zoom, const char *path) {
+    const vkd_prior_info_t *in = vkd_prior_info(p);
+    const int C = in->channels, H = in->height, W = in->width;
+    if (C != 1 && C != 3)
+        return vkd_fail(VKD_ERR_UNSUPPORTED, "cannot show %d-channel samples as an image", C);
+    if (n < 1 || zoom < 1 || zoom > 16 || !samples || !path)
+        return vkd_fail(VKD_ERR_INVALID, "sample grid: bad arguments (n %d, zoom %d)", n, zoom);
+    if (cols <= 0) cols = (int)ceil(sqrt((double)n));
+    if (cols > n) cols = n;
+    const int zh = H * zoom, zw = W * zoom;
+    const size_t D = (size_t)C * H * W;
+    int gh, gw;
+    vkd_image_grid_size(n, zh, zw, cols, 2, &gh, &gw);
+    float *hwc = malloc(sizeof(float) * D);                           // (H, W, C)
+    float *tiles = malloc(sizeof(float) * (size_t)n * zh * zw * C);  // (n, zh, zw, C)
+    float *grid = malloc(sizeof(float) * (size_t)gh * gw * C);       // (gh, gw, C)
+    vkd_status_t s = hwc && tiles && grid ? VKD_OK : vkd_fail(VKD_ERR_NOMEM, "sample grid: out of memory");
+    for (int i = 0; s == VKD_OK && i < n; i++) {
+        vkd_prior_image_to_hwc(p, hwc, samples + (size_t)i * D);
+        float *t = tiles + (size_t)i * zh * zw * C;
+        for (int y = 0; y < zh; y++)
+            for (int x = 0; x < zw; x++)
+                memcpy(t + ((size_t)y * zw + x) * C, hwc + ((size_t)(y / zoom) * W + x / zoom) * C,
+                       sizeof(float) * C);
+    }
+    if (s == VKD_OK) s = vkd_image_grid(tiles, n, zh, zw, C, cols, 2, NULL, grid);
+    if (s == VKD_OK) s = vkd_image_write_png(path, grid, gh, gw, C);
+    free(hwc), free(tiles), free(grid);
     return s;
 }

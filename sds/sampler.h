@@ -51,6 +51,11 @@ vkd_status_t vkd_sample(vkd_prior_t *p, float *out, int n, const vkd_prior_cond_
                         const vkd_prior_cond_t *uncond, const vkd_sampler_opts_t *o,
                         vkd_progress_t *prog);
 
+// Samples (n, C, H, W) in the prior's range (C = 1 or 3) as one PNG grid of linear tiles:
+// `cols` per row (<= 0: about sqrt(n)), each tile upscaled zoom x (nearest; 1..16), 2-pixel
+// white gaps. Written atomically.
+vkd_status_t vkd_sample_grid_png(const vkd_prior_t *p, const float *samples, int n, int cols,
+                                 int zoom, const char *path);
 // The number of model evaluations (steps) vkd_sample will run for these options.
 vkd_status_t vkd_sample_steps(const vkd_prior_t *p, const vkd_sampler_opts_t *o, int *steps);
 

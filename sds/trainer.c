@@ -85,29 +85,9 @@ static vkd_status_t check_opts(const vkd_trainer_opts_t *o) {
 }
 
 // ---- files --------------------------------------------------------------------------------
-static vkd_status_t join(char *out, size_t cap, const char *a, const char *b) {
-    int n = snprintf(out, cap, "%s/%s", a, b);
-    if (n < 0 || (size_t)n >= cap) return vkd_fail(VKD_ERR_INVALID, "path %s/%s is too long", a, b);
-    return VKD_OK;
-}
-
-static vkd_status_t make_dir(const char *path) {
-    if (mkdir(path, 0777) == 0 || errno == EEXIST) {
-        struct stat st;
-        if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return VKD_OK;
-    }
-    return vkd_fail(VKD_ERR_IO, "cannot create directory %s: %s", path, strerror(errno));
-}
-
 static int file_exists(const char *path) {
     struct stat st;
     return stat(path, &st) == 0;
-}
-
-static void dir_of(const char *path, char *out, size_t cap) {
-    const char *slash = strrchr(path, '/');
-    if (!slash) snprintf(out, cap, ".");
-    else snprintf(out, cap, "%.*s", (int)(slash - path), path);
 }
 
 // A file name a prior file gives for one of its parts: written into the run directory, so it
@@ -224,7 +204,7 @@ static vkd_status_t alloc_state(vkd_trainer_t *t) {
 
 static vkd_status_t load_tokenizer(vkd_trainer_t *t) {
     char path[PATH_CAP];
-    VKD_TRY(join(path, sizeof path, t->dir, t->tok_name));
+    VKD_TRY(vkd_path_join(path, sizeof path, t->dir, t->tok_name));
     VKD_TRY(vkd_tokenizer_load(path, &t->tok));
     t->L = vkd_tokenizer_max_length(t->tok);
     if (t->L > t->te.context_length || vkd_tokenizer_vocab_size(t->tok) > t->te.vocab_size)
@@ -319,7 +299,7 @@ static vkd_status_t write_state(vkd_trainer_t *t, const char names[3][NAME_CAP])
     cJSON_Delete(j);
     if (!text) return vkd_fail(VKD_ERR_NOMEM, "train-prior: out of memory");
     char path[PATH_CAP];
-    vkd_status_t s = join(path, sizeof path, t->dir, "train/state.json");
+    vkd_status_t s = vkd_path_join(path, sizeof path, t->dir, "train/state.json");
     if (s == VKD_OK) s = vkd_file_write_atomic(path, text, strlen(text));
     free(text);
     return s;
@@ -355,19 +335,19 @@ vkd_status_t vkd_trainer_checkpoint(vkd_trainer_t *t) {
     for (int i = 0; i < 3; i++)
         snprintf(names[i], NAME_CAP, "train/%s-%08lld.safetensors", kind[i],
                  (long long)t->steps_done);
-    VKD_TRY(join(path, sizeof path, t->dir, names[0]));
+    VKD_TRY(vkd_path_join(path, sizeof path, t->dir, names[0]));
     VKD_TRY(save_values(t, vkd_prior_net_params(t->net), path));
-    VKD_TRY(join(path, sizeof path, t->dir, names[1]));
+    VKD_TRY(vkd_path_join(path, sizeof path, t->dir, names[1]));
     VKD_TRY(save_adam(t, path));
-    VKD_TRY(join(path, sizeof path, t->dir, names[2]));
+    VKD_TRY(vkd_path_join(path, sizeof path, t->dir, names[2]));
     VKD_TRY(save_values(t, t->ema, path));
     VKD_TRY(write_state(t, (const char(*)[NAME_CAP])names));
     // The prior itself (EMA weights): an export, so a crash before it only leaves it older.
-    VKD_TRY(join(path, sizeof path, t->dir, t->weights_name));
+    VKD_TRY(vkd_path_join(path, sizeof path, t->dir, t->weights_name));
     VKD_TRY(save_values(t, t->ema, path));
     for (int i = 0; i < 3; i++) {
         if (t->ckpt_files[i][0] && strcmp(t->ckpt_files[i], names[i])) {
-            if (join(path, sizeof path, t->dir, t->ckpt_files[i]) == VKD_OK) remove(path);
+            if (vkd_path_join(path, sizeof path, t->dir, t->ckpt_files[i]) == VKD_OK) remove(path);
         }
         memcpy(t->ckpt_files[i], names[i], NAME_CAP);
     }
@@ -393,7 +373,7 @@ static vkd_status_t new_trainer(vkd_backend_t *be, const char *out_dir, vkd_trai
 
 static vkd_status_t create_impl(vkd_trainer_t *t, const char *config_path) {
     char path[PATH_CAP], cdir[PATH_CAP];
-    VKD_TRY(join(path, sizeof path, t->dir, "train/state.json"));
+    VKD_TRY(vkd_path_join(path, sizeof path, t->dir, "train/state.json"));
     if (file_exists(path))
         return vkd_fail(VKD_ERR_INVALID, "%s already holds a training run: continue it with "
                         "--resume %s, or choose another output directory", t->dir, t->dir);
@@ -406,24 +386,29 @@ static vkd_status_t create_impl(vkd_trainer_t *t, const char *config_path) {
     if (s == VKD_OK && strlen(base) >= NAME_CAP)
         s = vkd_fail(VKD_ERR_INVALID, "config file name %.64s... is too long", base);
     snprintf(t->cfg_name, sizeof t->cfg_name, "%.255s", base);
-    if (s == VKD_OK) s = make_dir(t->dir);
-    if (s == VKD_OK) s = join(path, sizeof path, t->dir, "train");
-    if (s == VKD_OK) s = make_dir(path);
-    if (s == VKD_OK) s = join(path, sizeof path, t->dir, "samples");
-    if (s == VKD_OK) s = make_dir(path);
-    if (s == VKD_OK) s = join(t->prior_path, sizeof t->prior_path, t->dir, t->cfg_name);
+    if (s == VKD_OK) s = vkd_mkdir_p(t->dir);
+    if (s == VKD_OK) s = vkd_path_join(path, sizeof path, t->dir, "train");
+    if (s == VKD_OK) s = vkd_mkdir_p(path);
+    if (s == VKD_OK) s = vkd_path_join(path, sizeof path, t->dir, "samples");
+    if (s == VKD_OK) s = vkd_mkdir_p(path);
+    if (s == VKD_OK) s = vkd_path_join(t->prior_path, sizeof t->prior_path, t->dir, t->cfg_name);
     if (s == VKD_OK && strcmp(t->prior_path, config_path) != 0)
         s = vkd_file_write_atomic(t->prior_path, text, n);
     free(text);
     VKD_TRY(s);
-    dir_of(config_path, cdir, sizeof cdir);
+    vkd_dir_of(config_path, cdir, sizeof cdir);
     char from[PATH_CAP];
-    VKD_TRY(join(from, sizeof from, cdir, t->tok_name));
-    VKD_TRY(join(path, sizeof path, t->dir, t->tok_name));
+    VKD_TRY(vkd_path_join(from, sizeof from, cdir, t->tok_name));
+    VKD_TRY(vkd_path_join(path, sizeof path, t->dir, t->tok_name));
     if (strcmp(from, path)) VKD_TRY(copy_file(from, path));
     VKD_TRY(load_tokenizer(t));
     VKD_TRY(vkd_prior_net_create(t->be, &t->te, &t->un, t->o.seed, &t->net));
-    VKD_TRY(join(path, sizeof path, t->dir, t->weights_name));
+    if (t->o.init_weights) {
+        VKD_TRY(vkd_prior_net_load(t->net, t->o.init_weights));
+        if (!all_finite(vkd_prior_net_params(t->net).host, vkd_prior_net_param_count(t->net)))
+            return vkd_fail(VKD_ERR_FORMAT, "--init %s holds non-finite weights", t->o.init_weights);
+    }
+    VKD_TRY(vkd_path_join(path, sizeof path, t->dir, t->weights_name));
     VKD_TRY(save_values(t, vkd_prior_net_params(t->net), path));
     VKD_TRY(adopt_prior(t));
     VKD_TRY(alloc_state(t));
@@ -481,7 +466,7 @@ static vkd_status_t same_model(const char *a_path, const char *b_path) {
 static vkd_status_t resume_impl(vkd_trainer_t *t, const char *config_path, int64_t steps,
                                 float lr) {
     char path[PATH_CAP];
-    VKD_TRY(join(path, sizeof path, t->dir, "train/state.json"));
+    VKD_TRY(vkd_path_join(path, sizeof path, t->dir, "train/state.json"));
     if (!file_exists(path))
         return vkd_fail(VKD_ERR_INVALID, "%s holds no training run (no train/state.json): start "
                         "one with --config", t->dir);
@@ -516,7 +501,7 @@ static vkd_status_t resume_impl(vkd_trainer_t *t, const char *config_path, int64
     if (steps > 0) t->o.steps = steps;
     if (lr > 0) t->o.lr = lr, t->o.lr_min = t->o.lr_min < lr ? t->o.lr_min : lr;
     VKD_TRY(check_opts(&t->o));
-    VKD_TRY(join(t->prior_path, sizeof t->prior_path, t->dir, t->cfg_name));
+    VKD_TRY(vkd_path_join(t->prior_path, sizeof t->prior_path, t->dir, t->cfg_name));
     if (config_path) VKD_TRY(same_model(t->prior_path, config_path));
     VKD_TRY(vkd_file_read_all(t->prior_path, &text, &n));
     s = parse_config(t, text, t->prior_path);
@@ -526,12 +511,12 @@ static vkd_status_t resume_impl(vkd_trainer_t *t, const char *config_path, int64
     VKD_TRY(vkd_prior_net_create(t->be, &t->te, &t->un, t->o.seed, &t->net));
     VKD_TRY(adopt_prior(t));
     VKD_TRY(alloc_state(t));
-    VKD_TRY(join(path, sizeof path, t->dir, t->ckpt_files[2]));
+    VKD_TRY(vkd_path_join(path, sizeof path, t->dir, t->ckpt_files[2]));
     VKD_TRY(vkd_prior_net_load(t->net, path));
     memcpy(t->ema.host, vkd_prior_net_params(t->net).host, sizeof(float) * t->P);
-    VKD_TRY(join(path, sizeof path, t->dir, t->ckpt_files[1]));
+    VKD_TRY(vkd_path_join(path, sizeof path, t->dir, t->ckpt_files[1]));
     VKD_TRY(load_adam(t, path));
-    VKD_TRY(join(path, sizeof path, t->dir, t->ckpt_files[0]));
+    VKD_TRY(vkd_path_join(path, sizeof path, t->dir, t->ckpt_files[0]));
     return vkd_prior_net_load(t->net, path);
 }
 
@@ -599,7 +584,9 @@ static vkd_status_t make_batch(vkd_trainer_t *t, int64_t k) {
         const double a = t->abar[ti], sa = sqrt(a), sn = sqrt(1.0 - a);
         t->tsteps[b] = (float)ti;
         const double snr = a / (1.0 - a), g = t->o.min_snr_gamma;
-        t->weight[b] = g > 0 ? (float)(fmin(snr, g) / (t->pred_v ? snr + 1.0 : snr)) : 1.0f;
+        // trainer.h: min-SNR on SNR (eps) or on SNR + 1 (v), the v form floors the x0 weight at 1.
+        const double s = t->pred_v ? snr + 1.0 : snr;
+        t->weight[b] = g > 0 ? (float)(fmin(s, g) / s) : 1.0f;
         float *x0 = t->x0 + b * n, *xt = t->xt + b * n, *tg = t->target + b * n;
         for (size_t i = 0; i < n; i += 2) {
             vkd_philox_block(t->o.seed, VKD_TRAIN_NOISE_STREAM, base + 1 + i / 2, w);
@@ -692,7 +679,7 @@ vkd_status_t vkd_trainer_step(vkd_trainer_t *t, vkd_trainer_stats_t *st) {
 
 vkd_status_t vkd_trainer_log(vkd_trainer_t *t, const vkd_trainer_stats_t *st) {
     char path[PATH_CAP], line[512];
-    VKD_TRY(join(path, sizeof path, t->dir, "train/log.jsonl"));
+    VKD_TRY(vkd_path_join(path, sizeof path, t->dir, "train/log.jsonl"));
     // JSON has no NaN: a skipped step's loss is null.
     char loss[64], gn[64];
     if (isfinite(st->loss)) snprintf(loss, sizeof loss, "%.6g", st->loss);
@@ -729,8 +716,7 @@ vkd_status_t vkd_trainer_sample_grid(vkd_trainer_t *t, const char *png_path, int
     const int C = t->C, H = t->H, W = t->W, n = N_GRID_PROMPTS * per_prompt;
     const size_t img = (size_t)C * H * W;
     float *samples = malloc(sizeof(float) * img * (size_t)n);  // (n, C, H, W)
-    float *tiles = malloc(sizeof(float) * img * (size_t)n);    // (n, H, W, C)
-    vkd_status_t s = samples && tiles ? VKD_OK : vkd_fail(VKD_ERR_NOMEM, "sample grid: out of memory");
+    vkd_status_t s = samples ? VKD_OK : vkd_fail(VKD_ERR_NOMEM, "sample grid: out of memory");
     vkd_prior_cond_t *un = NULL;
     if (s == VKD_OK) s = vkd_prior_encode_uncond(p, &un);
     vkd_sampler_opts_t so = vkd_sampler_opts_default();
@@ -743,23 +729,9 @@ vkd_status_t vkd_trainer_sample_grid(vkd_trainer_t *t, const char *png_path, int
         if (s == VKD_OK) s = vkd_sample(p, samples + (size_t)i * per_prompt * img, per_prompt, c, un, &so, NULL);
         vkd_prior_cond_free(c);
     }
-    if (s == VKD_OK) {
-        vkd_prior_from_range(p, samples, samples, img * (size_t)n); // linear [0, 1]
-        for (int i = 0; i < n; i++)
-            for (int c = 0; c < C; c++)
-                for (int q = 0; q < H * W; q++)
-                    tiles[(size_t)i * img + (size_t)q * C + c] =
-                        samples[(size_t)i * img + (size_t)c * H * W + q];
-        int gh = 0, gw = 0;
-        vkd_image_grid_size(n, H, W, per_prompt, 2, &gh, &gw);
-        float *grid = malloc(sizeof(float) * (size_t)gh * gw * C);
-        s = grid ? vkd_image_grid(tiles, n, H, W, C, per_prompt, 2, NULL, grid)
-                 : vkd_fail(VKD_ERR_NOMEM, "sample grid: out of memory");
-        if (s == VKD_OK) s = vkd_image_write_png(png_path, grid, gh, gw, C);
-        free(grid);
-    }
+    if (s == VKD_OK) s = vkd_sample_grid_png(p, samples, n, per_prompt, 1, png_path);
     vkd_prior_cond_free(un);
     vkd_prior_free(p);
-    free(samples), free(tiles);
+    free(samples);
     return s;
 }

@@ -16,7 +16,10 @@
 // One step: B samples (data indices step*B .. step*B + B - 1), t ~ U{0..T-1}, eps ~ N(0, I)
 // (Philox stream VKD_TRAIN_NOISE_STREAM, block per (step, sample)), x_t = sqrt(abar) x0 +
 // sqrt(1 - abar) eps with x0 in the prior's range, eps- (or v-) prediction MSE with
-// optional min-SNR-gamma weighting, caption dropout from the data (p_uncond), global-norm
+// optional min-SNR-gamma weighting (eps: min(SNR, g) / SNR; v: min(SNR + 1, g) / (SNR + 1),
+// i.e. an x0-error weight of min(SNR, g) resp. min(SNR + 1, g) -- the v form keeps weight
+// ~1 at the high-noise steps, where an eps model's x0 weight SNR -> 0 leaves the global
+// colour and layout unlearnt), caption dropout from the data (p_uncond), global-norm
 // gradient clipping, AdamW (decay off for biases, norms and embeddings) with linear
 // warm-up then cosine decay to lr_min at `steps`, EMA of the weights (decay warmed up as
 // min(ema_decay, (1 + k) / (10 + k))). Every random draw is keyed by (seed, step), so a
@@ -48,6 +51,10 @@ typedef struct {
     float min_snr_gamma; // min-SNR-gamma loss weight, 0 = off (5)
     int max_bad_steps;   // non-finite steps in a row that stop the run (10)
     vkd_swdata_opts_t data; // res is taken from the prior's image size
+    // New runs only (not stored in state.json): start from the weights in this
+    // .safetensors file (a prior of the same architecture, e.g. the bundled one, also when
+    // the new run changes the prediction type) instead of a fresh initialisation. NULL = off.
+    const char *init_weights;
 } vkd_trainer_opts_t;
 
 vkd_trainer_opts_t vkd_trainer_opts_default(void);

@@ -41,14 +41,48 @@ static int write_full(int fd, const void *data, size_t n) {
     return 0;
 }
 
-// The directory part of path ("." when there is none), malloc'd.
-static char *dir_of(const char *path) {
+void vkd_dir_of(const char *path, char *dir, size_t cap) {
     const char *slash = strrchr(path, '/');
-    if (!slash) return strdup(".");
-    size_t len = slash == path ? 1 : (size_t)(slash - path);
-    char *d = malloc(len + 1);
-    if (d) memcpy(d, path, len), d[len] = 0;
+    if (!slash) snprintf(dir, cap, ".");
+    else if (slash == path) snprintf(dir, cap, "/");
+    else snprintf(dir, cap, "%.*s", (int)(slash - path), path);
+}
+
+// The directory part of path, malloc'd (any length).
+static char *dir_of(const char *path) {
+    const size_t cap = strlen(path) + 2;
+    char *d = malloc(cap);
+    if (d) vkd_dir_of(path, d, cap);
     return d;
+}
+
+vkd_status_t vkd_path_join(char *out, size_t cap, const char *a, const char *b) {
+    int n = snprintf(out, cap, "%s/%s", a, b);
+    if (n < 0 || (size_t)n >= cap) return vkd_fail(VKD_ERR_INVALID, "path %s/%s is too long", a, b);
+    return VKD_OK;
+}
+
+vkd_status_t vkd_mkdir_p(const char *dir) {
+    char *tmp = strdup(dir);
+    if (!tmp) return vkd_fail(VKD_ERR_NOMEM, "out of memory for the path %s", dir);
+    vkd_status_t s = VKD_OK;
+    for (char *p = tmp + 1; *tmp; p++) {
+        const int end = !*p;
+        if (*p == '/' || end) {
+            *p = 0;
+            if (mkdir(tmp, 0777) != 0 && errno != EEXIST) {
+                s = vkd_fail(VKD_ERR_IO, "cannot create directory '%s': %s", tmp, strerror(errno));
+                break;
+            }
+            if (end) break;
+            *p = '/';
+        }
+    }
+    free(tmp);
+    struct stat st;
+    if (s == VKD_OK && (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)))
+        s = vkd_fail(VKD_ERR_IO, "'%s' exists and is not a directory", dir);
+    return s;
 }
 
 // Records the first failure in the handle and returns it.

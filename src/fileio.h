@@ -41,4 +41,13 @@ vkd_status_t vkd_file_write_atomic(const char *path, const void *data, size_t n)
 // used as a C string. On failure *buf is NULL and *n is 0.
 vkd_status_t vkd_file_read_all(const char *path, char **buf, size_t *n);
 
+// ---- paths and directories -----------------------------------------------------------
+// mkdir -p: dir and its missing parents (mode 0777 minus the umask). VKD_ERR_IO naming the
+// part that could not be created, or dir when it exists but is not a directory.
+vkd_status_t vkd_mkdir_p(const char *dir);
+// The directory part of path into dir: "." when path has no slash, "/" for "/name".
+void vkd_dir_of(const char *path, char *dir, size_t cap);
+// out = "a/b"; VKD_ERR_INVALID when it does not fit in cap.
+vkd_status_t vkd_path_join(char *out, size_t cap, const char *a, const char *b);
+
 #endif

@@ -36,7 +36,7 @@ else
   echo "skip no-bundled-prior check: a bundled prior exists"
 fi
 touch "$TMP/afile"
-expect "unwritable DIR -> exit 1" 1 "cannot create output directory" \
+expect "unwritable DIR -> exit 1" 1 "cannot create directory" \
   "$V" generate "a red cube" --prior oracle -o "$TMP/afile/sub"
 
 # A short run: every output.

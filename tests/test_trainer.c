@@ -222,6 +222,67 @@ static void resume_is_bit_identical(tctx_t *T) {
     rm_rf(dir);
 }
 
+// A new run may start from another run's prior weights (opts.init_weights), also when it
+// changes the prediction type (eps -> v); weights of another architecture are refused.
+static void init_from_weights(tctx_t *T) {
+    char dir[256], cfg[300], run[320], run_v[320], run_bad[320], weights[400];
+    if (!write_config(T, dir, sizeof dir, 32, cfg, sizeof cfg)) return;
+    snprintf(run, sizeof run, "%s/run", dir);
+    snprintf(run_v, sizeof run_v, "%s/run-v", dir);
+    snprintf(run_bad, sizeof run_bad, "%s/run-bad", dir);
+    snprintf(weights, sizeof weights, "%s/tiny.safetensors", run);
+    vkd_trainer_t *a = NULL, *b = NULL;
+    vkd_trainer_opts_t o = tiny_opts();
+    CHECK_OK(T, vkd_trainer_create(T->cpu, cfg, run, &o, &a));
+    for (int k = 0; k < 3; k++) CHECK_OK(T, vkd_trainer_step(a, NULL));
+    CHECK_OK(T, vkd_trainer_checkpoint(a)); // writes the EMA weights as the run's prior
+    // The same model as a v-prediction prior.
+    char *text = NULL;
+    size_t n = 0;
+    CHECK_OK(T, vkd_file_read_all(cfg, &text, &n));
+    char cfg_v[400], *at = text ? strstr(text, "\"prediction\": \"eps\"") : NULL;
+    CHECK(T, at != NULL, "no prediction key in the test config");
+    if (at) {
+        memcpy(at, "\"prediction\": \"v\"  ", strlen("\"prediction\": \"eps\""));
+        char *u = strstr(text, "\"legacy\": false}}");
+        CHECK(T, u != NULL, "no unet end in the test config");
+        char body[4096];
+        if (u) {
+            snprintf(body, sizeof body, "%.*s\"legacy\": false}, \"parameterization\": \"v\"}}",
+                     (int)(u - text), text);
+            snprintf(cfg_v, sizeof cfg_v, "%s/tiny-v.json", dir);
+            CHECK_OK(T, vkd_file_write_atomic(cfg_v, body, strlen(body)));
+            vkd_trainer_opts_t ov = o;
+            ov.init_weights = weights;
+            ov.seed = 99; // a fresh initialisation would differ
+            CHECK_OK(T, vkd_trainer_create(T->cpu, cfg_v, run_v, &ov, &b));
+            const size_t P = vkd_trainer_param_count(a);
+            CHECK(T, P == vkd_trainer_param_count(b) &&
+                         !memcmp(vkd_trainer_weights(a, 1), vkd_trainer_weights(b, 0), P * sizeof(float)) &&
+                         !memcmp(vkd_trainer_weights(a, 1), vkd_trainer_weights(b, 1), P * sizeof(float)),
+                  "the new run does not start from the given weights");
+            vkd_trainer_stats_t st;
+            CHECK_OK(T, vkd_trainer_step(b, &st));
+            CHECK(T, isfinite(st.loss) && !st.skipped, "first v step: loss %g", st.loss);
+            vkd_trainer_free(b);
+            b = NULL;
+        }
+    }
+    free(text);
+    // Another architecture's weights: a clear error naming the file.
+    char dir2[256], cfg2[300];
+    if (write_config(T, dir2, sizeof dir2, 64, cfg2, sizeof cfg2)) {
+        vkd_trainer_opts_t ob = o;
+        ob.init_weights = weights;
+        CHECK(T, vkd_trainer_create(T->cpu, cfg2, run_bad, &ob, &b) != VKD_OK &&
+                     strstr(vkd_last_error(), "tiny.safetensors"), "wrong architecture: %s",
+              vkd_last_error());
+        rm_rf(dir2);
+    }
+    vkd_trainer_free(a);
+    rm_rf(dir);
+}
+
 static void nan_steps_are_skipped_then_stop(tctx_t *T) {
     char dir[256], cfg[300], run[320];
     if (!write_config(T, dir, sizeof dir, 32, cfg, sizeof cfg)) return;
@@ -261,6 +322,7 @@ static const tcase_t cases[] = {
     TCASE_CPU(data_is_deterministic_and_sds_distributed),
     TCASE_CPU(loss_falls_and_the_prior_loads),
     TCASE_CPU(resume_is_bit_identical),
+    TCASE_CPU(init_from_weights),
     TCASE_CPU(nan_steps_are_skipped_then_stop),
 };
 TEST_MAIN(cases)

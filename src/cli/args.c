@@ -2,12 +2,10 @@
 // whole string must be a number inside [lo, hi]: no trailing junk, no overflow, finite),
 // prompt slugs and output directories.
 #include <errno.h>
-#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -67,21 +65,3 @@ void cli_slugify(const char *s, char *out, size_t cap) {
     if (!n) snprintf(out, cap, "run");
 }
 
-vkd_status_t cli_mkdir_p(const char *dir) {
-    char tmp[PATH_MAX];
-    snprintf(tmp, sizeof tmp, "%s", dir);
-    for (char *p = tmp + 1; ; p++) {
-        const int end = !*p;
-        if (*p == '/' || end) {
-            *p = 0;
-            if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
-                return vkd_fail(VKD_ERR_IO, "cannot create output directory '%s': %s", tmp, strerror(errno));
-            if (end) break;
-            *p = '/';
-        }
-    }
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        return vkd_fail(VKD_ERR_IO, "output path '%s' exists and is not a directory", dir);
-    return VKD_OK;
-}

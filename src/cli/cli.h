@@ -40,8 +40,6 @@ int cli_find_model(const char *file, char *path, size_t cap, char *tried, size_t
 // A prompt as a directory name: lower-case letters and digits, runs of anything else as one
 // '-', at most 64 characters ("run" when nothing is left).
 void cli_slugify(const char *s, char *out, size_t cap);
-// mkdir -p; VKD_ERR_IO naming the part that could not be made, or a non-directory in the way.
-vkd_status_t cli_mkdir_p(const char *dir);
 
 // Print "vkdream: <message>" for the last error (and a hint when given) to stderr.
 int cli_error(const char *hint);

@@ -338,7 +338,7 @@ int cmd_eval(int argc, char **argv) {
     if (!items) return vkd_fail(VKD_ERR_NOMEM, "eval: out of memory"), cli_error(NULL);
     int n = 0;
     vkd_status_t s = read_prompts(a.prompts, items, &n);
-    if (s == VKD_OK) s = cli_mkdir_p(a.out);
+    if (s == VKD_OK) s = vkd_mkdir_p(a.out);
     vkd_judge_t *judge = NULL;
     if (s == VKD_OK) s = vkd_judge_create(VKD_JUDGE_SEED_DEFAULT, &judge);
     for (int i = 0; i < n && s == VKD_OK; i++) {

@@ -587,7 +587,7 @@ static int generate(int argc, char **argv) {
         }
     }
     // The output directory: creatable, writable, and not another prompt's run.
-    if (cli_mkdir_p(a.dir)) return cli_error("choose another directory with -o DIR");
+    if (vkd_mkdir_p(a.dir)) return cli_error("choose another directory with -o DIR");
     path_in(cfg_path, sizeof cfg_path, a.dir, "config.json");
     char probe[PATH_MAX + 32];
     path_in(probe, sizeof probe, a.dir, ".write-test");

@@ -141,33 +141,9 @@ static int parse_args(int argc, char **argv, sample_args_t *a) {
 
 // samples (n, C, H, W) in the prior's range -> a grid PNG of linear [0, 1] tiles.
 static vkd_status_t write_grid(const vkd_prior_t *p, const float *samples, const sample_args_t *a) {
-    const vkd_prior_info_t *in = vkd_prior_info(p);
-    const int C = in->channels, H = in->height, W = in->width, n = (int)a->n;
-    if (C != 1 && C != 3)
-        return vkd_fail(VKD_ERR_UNSUPPORTED, "cannot show %d-channel samples as an image", C);
+    const int W = vkd_prior_info(p)->width;
     const int z = a->zoom ? (int)a->zoom : (W >= 128 ? 1 : (128 + W - 1) / W);
-    const int zh = H * z, zw = W * z;
-    int cols = a->cols ? (int)a->cols : (int)ceil(sqrt((double)n));
-    if (cols > n) cols = n;
-    const size_t D = (size_t)C * H * W;
-    float *lin = malloc(sizeof(float) * D);
-    float *tiles = malloc(sizeof(float) * (size_t)n * zh * zw * C);
-    int gh, gw;
-    vkd_image_grid_size(n, zh, zw, cols, 2, &gh, &gw);
-    float *grid = malloc(sizeof(float) * (size_t)gh * gw * C);
-    vkd_status_t s = lin && tiles && grid ? VKD_OK : vkd_fail(VKD_ERR_NOMEM, "sample grid: out of memory");
-    for (int i = 0; s == VKD_OK && i < n; i++) {
-        vkd_prior_from_range(p, lin, samples + (size_t)i * D, D);
-        float *t = tiles + (size_t)i * zh * zw * C;
-        for (int y = 0; y < zh; y++)
-            for (int x = 0; x < zw; x++)
-                for (int c = 0; c < C; c++)
-                    t[((size_t)y * zw + x) * C + c] = lin[(size_t)c * H * W + (size_t)(y / z) * W + x / z];
-    }
-    if (s == VKD_OK) s = vkd_image_grid(tiles, n, zh, zw, C, cols, 2, NULL, grid);
-    if (s == VKD_OK) s = vkd_image_write_png(a->out, grid, gh, gw, C);
-    free(lin), free(tiles), free(grid);
-    return s;
+    return vkd_sample_grid_png(p, samples, (int)a->n, (int)a->cols, z, a->out);
 }
 
 // --judge: a verdict line per sample (n, 3, H, W in the prior's range) against the prompt's
@@ -182,13 +158,11 @@ static vkd_status_t judge_samples(const vkd_prior_t *p, const float *samples, co
     const size_t D = (size_t)3 * H * W;
     vkd_judge_t *j = NULL;
     VKD_TRY(vkd_judge_create(VKD_JUDGE_SEED_DEFAULT, &j));
-    float *lin = malloc(sizeof(float) * D), *rgb = malloc(sizeof(float) * D); // (3, H, W), (H, W, 3)
-    vkd_status_t s = lin && rgb ? VKD_OK : vkd_fail(VKD_ERR_NOMEM, "--judge: out of memory");
+    float *rgb = malloc(sizeof(float) * D); // (H, W, 3)
+    vkd_status_t s = rgb ? VKD_OK : vkd_fail(VKD_ERR_NOMEM, "--judge: out of memory");
     int shape_ok = 0, colour_ok = 0, grey = 0, empty = 0;
     for (int i = 0; s == VKD_OK && i < n; i++) {
-        vkd_prior_from_range(p, lin, samples + (size_t)i * D, D);
-        for (int c = 0; c < 3; c++)
-            for (size_t q = 0; q < (size_t)H * W; q++) rgb[3 * q + c] = lin[(size_t)c * H * W + q];
+        vkd_prior_image_to_hwc(p, rgb, samples + (size_t)i * D);
         vkd_judge_verdict_t v;
         s = vkd_judge_image(j, rgb, H, W, &v);
         if (s != VKD_OK) break;
@@ -213,7 +187,7 @@ static vkd_status_t judge_samples(const vkd_prior_t *p, const float *samples, co
         free(txt);
         cJSON_Delete(o);
     }
-    free(lin), free(rgb);
+    free(rgb);
     vkd_judge_free(j);
     return s;
 }

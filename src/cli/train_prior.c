@@ -24,6 +24,8 @@ static void usage(FILE *f) {
             "                    (default: the bundled models/" CLI_BUNDLED_PRIOR ")\n"
             "  -o DIR            run directory (must not hold a run yet)\n"
             "  --resume DIR      continue the run in DIR from its last checkpoint\n"
+            "  --init W.safetensors  a new run starts from these weights (a prior of the same\n"
+            "                    architecture; its prediction type may differ from --config's)\n"
             "  --steps N         train until N steps are done; also where the cosine lr\n"
             "                    schedule ends (20000)\n"
             "  --batch B         images per step (32)\n"
@@ -86,6 +88,7 @@ static int parse_args(int argc, char **argv, train_args_t *a) {
         if (!strcmp(f, "--config")) a->config = v;
         else if (!strcmp(f, "-o")) a->out = v;
         else if (!strcmp(f, "--resume")) a->resume = v;
+        else if (!strcmp(f, "--init")) a->o.init_weights = v;
         else if (!strcmp(f, "--device")) a->device = v;
         else if (!strcmp(f, "--steps")) {
             if (!cli_parse_long(v, 1, 100000000, &a->steps)) return usage_error("--steps: '%s' is not a count >= 1", v);
@@ -119,6 +122,8 @@ static int parse_args(int argc, char **argv, train_args_t *a) {
     }
     if (!a->resume && !a->out) return usage_error("%s", "give -o DIR (a new run) or --resume DIR");
     if (a->resume && a->out) return usage_error("%s", "-o and --resume exclude each other");
+    if (a->resume && a->o.init_weights)
+        return usage_error("%s", "--init starts a new run (-o DIR); a resumed run has its weights");
     if (a->resume && a->o.lr_min != vkd_trainer_opts_default().lr_min)
         return usage_error("%s", "--lr-min cannot change on --resume");
     return 0;
