@@ -1,44 +1,23 @@
 // GroupNorm on the CPU: one (batch, group) at a time, spread over OpenMP threads.
 //
 // A group's C/G channels are contiguous in (B, C, HW), so each group is one run of
-// (C/G)*HW floats. Statistics are taken about the group's first element (see
-// layernorm_cpu.c: accurate for inputs with a large mean), variance in a second pass,
-// both sums in double.
-#include <math.h>
+// (C/G)*HW floats, normalised with the same statistics as a LayerNorm row (norm_row.h:
+// about the group's first element, variance in a second pass, both sums in double).
 #include <stdlib.h>
 
+#include "norm_row.h"
 #include "ops_impl.h"
 
 #define GN_PAR_MIN (1 << 17) // elements; see PAR_MIN in elementwise_cpu.c
-
-// The double sums run 2 lanes wide in the baseline x86-64 build: the row kernels are also
-// built for AVX2 and AVX-512 and picked at load time (the lane count changes the order of
-// the double partial sums only, far below float rounding).
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define NORM_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define NORM_SIMD_CLONES
-#endif
 
 // One (batch, group): its statistics and normalised, affine output.
 NORM_SIMD_CLONES
 static void gn_group_forward(float *yg, float *mu, float *rs, const float *xg, const float *w,
                              const float *bb, int g, int cpg, int HW, float eps) {
     // yg, xg (C/G, HW); w, bb (C) or NULL
-    const int n = cpg * HW;
-    const float x0 = xg[0];
-    double s = 0.0;
-#pragma omp simd reduction(+ : s)
-    for (int j = 0; j < n; j++) s += (double)(xg[j] - x0);
-    const float ms = (float)(s / n); // mean - x0
-    double v = 0.0;
-#pragma omp simd reduction(+ : v)
-    for (int j = 0; j < n; j++) {
-        float c = (xg[j] - x0) - ms;
-        v += (double)(c * c);
-    }
-    const float r = (float)(1.0 / sqrt(v / n + (double)eps));
-    *mu = (float)((double)x0 + s / n);
+    const vkd_norm_stats_t st = vkd_norm_row_stats(xg, cpg * HW, eps);
+    const float x0 = st.x0, ms = st.ms, r = st.r;
+    *mu = st.mean;
     *rs = r;
     for (int cc = 0; cc < cpg; cc++) {
         const int c = g * cpg + cc;
@@ -129,17 +108,8 @@ vkd_status_t groupnorm_backward_cpu(vkd_backend_t *be, vkd_buf_t dinp, vkd_buf_t
         }
     }
     if (part) {
-        float *dw = want_w ? dweight.host : NULL; // (C)
-        float *db = want_b ? dbias.host : NULL;   // (C)
-        for (int c = 0; c < C; c++) {
-            double sw = 0.0, sb = 0.0;
-            for (int b = 0; b < B; b++) {
-                sw += part[(size_t)b * 2 * C + c];
-                sb += part[(size_t)b * 2 * C + C + c];
-            }
-            if (dw) dw[c] += (float)sw;
-            if (db) db[c] += (float)sb;
-        }
+        vkd_norm_add_partials(part, B, C, want_w ? dweight.host : NULL,
+                              want_b ? dbias.host : NULL);
         free(part);
     }
     return VKD_OK;

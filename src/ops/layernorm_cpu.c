@@ -1,47 +1,20 @@
-// LayerNorm on the CPU: one row at a time, rows spread over OpenMP threads.
-//
-// Statistics are taken about the row's first element x0 (shifted data): for inputs such
-// as 1000 + N(0, 1) the sum of (x - x0) is small and exact-ish in float, whereas a plain
-// float sum of x would lose the mean to rounding at 1e-4 and the normalised output with
-// it. Variance is a second pass over (x - mean)^2, never E[x^2] - E[x]^2. Both sums are
-// accumulated in double: a long float sum of a shifted row (x0 far from the mean) or
-// of a GroupNorm group (up to 160k values) would otherwise cost 1e-6..1e-5 relative.
-// `omp simd reduction` lets the compiler vectorise the sums (reordering them), which
-// plain C semantics forbid without -ffast-math.
-#include <math.h>
+// LayerNorm on the CPU: one row at a time, rows spread over OpenMP threads. The row
+// statistics (shifted, two-pass, summed in double) are norm_row.h's, shared with GroupNorm.
 #include <omp.h>
 #include <stdlib.h>
 
+#include "norm_row.h"
 #include "ops_impl.h"
 
 // Elements (N*D) below which threads cost more than they save.
 #define LN_PAR_MIN (1 << 17) // elements; see PAR_MIN in elementwise_cpu.c
 
-// The double sums run 2 lanes wide in the baseline x86-64 build: the row kernels are also
-// built for AVX2 and AVX-512 and picked at load time (the lane count changes the order of
-// the double partial sums only, far below float rounding).
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define NORM_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define NORM_SIMD_CLONES
-#endif
-
 NORM_SIMD_CLONES
 static void ln_row_forward(float *y, float *mean, float *rstd, const float *x,
                            const float *w, const float *b, int D, float eps) {
-    const float x0 = x[0];
-    double s = 0.0;
-#pragma omp simd reduction(+ : s)
-    for (int j = 0; j < D; j++) s += (double)(x[j] - x0);
-    const float ms = (float)(s / D); // mean - x0
-    double v = 0.0;
-#pragma omp simd reduction(+ : v)
-    for (int j = 0; j < D; j++) {
-        float c = (x[j] - x0) - ms;
-        v += (double)(c * c);
-    }
-    const float r = (float)(1.0 / sqrt(v / D + (double)eps));
-    *mean = (float)((double)x0 + s / D);
+    const vkd_norm_stats_t st = vkd_norm_row_stats(x, D, eps);
+    const float x0 = st.x0, ms = st.ms, r = st.r;
+    *mean = st.mean;
     *rstd = r;
     for (int j = 0; j < D; j++) y[j] = ((x[j] - x0) - ms) * r;
     if (w)
@@ -130,17 +103,8 @@ vkd_status_t layernorm_backward_cpu(vkd_backend_t *be, vkd_buf_t dinp, vkd_buf_t
         }
     }
     if (part) {
-        float *dw = want_w ? dweight.host : NULL; // (D)
-        float *db = want_b ? dbias.host : NULL;   // (D)
-        for (int j = 0; j < D; j++) {
-            double sw = 0.0, sb = 0.0;
-            for (int t = 0; t < nt; t++) {
-                sw += part[(size_t)t * 2 * D + j];
-                sb += part[(size_t)t * 2 * D + D + j];
-            }
-            if (dw) dw[j] += (float)sw;
-            if (db) db[j] += (float)sb;
-        }
+        vkd_norm_add_partials(part, nt, D, want_w ? dweight.host : NULL,
+                              want_b ? dbias.host : NULL);
         free(part);
     }
     return VKD_OK;
