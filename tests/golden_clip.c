@@ -4,10 +4,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "golden_util.h"
 #include "safetensors.h"
 #include "sds/text_encoder.h"
 #include "test_util.h"
@@ -15,23 +15,6 @@
 #define B_REF 2
 #define L_REF 77
 #define D_REF 64
-
-// The golden directory, or NULL after saying why the case is skipped (no shared data) or
-// failing it (the directory is there but unreadable).
-static const char *golden_dir(tctx_t *T, char *buf, size_t cap) {
-    const char *shared = getenv("VKDREAM_SHARED");
-    snprintf(buf, cap, "%s/golden", shared ? shared : "");
-    struct stat sb;
-    if (!shared || stat(buf, &sb) != 0) {
-        int err = errno;
-        printf("  golden data not available (%s); skipping this case\n",
-               shared ? buf : "VKDREAM_SHARED unset");
-        CHECK(T, !shared || err == ENOENT || err == ENOTDIR, "cannot stat %s: %s", buf,
-              strerror(err));
-        return NULL;
-    }
-    return buf;
-}
 
 typedef struct {
     int32_t ids[B_REF * L_REF];               // (B, L)
@@ -67,7 +50,7 @@ static int read_io(tctx_t *T, const char *dir, clip_io_t *io) {
 // Loads config + weights onto `arena`'s backend, runs the golden input, compares, times.
 static void run_golden(tctx_t *T, vkd_arena_t *arena, const char *label) {
     char dirbuf[1024], path[1200];
-    const char *dir = golden_dir(T, dirbuf, sizeof dirbuf);
+    const char *dir = golden_dir_checked(T, dirbuf, sizeof dirbuf);
     if (!dir) return;
     static clip_io_t io;
     if (!read_io(T, dir, &io)) return;
@@ -132,33 +115,6 @@ static void t_golden_clip_vk(tctx_t *T) { run_golden(T, T->vk_arena, "Vulkan"); 
 
 // ---- bad input ------------------------------------------------------------------------------
 
-// Writes a copy of the golden weights to `path`, leaving out tensor `drop` and giving
-// tensor `reshape` the shape (r0, r1) (same element count).
-static int write_variant(tctx_t *T, const char *src, const char *path, const char *drop,
-                         const char *reshape, int64_t r0, int64_t r1) {
-    vkd_safetensors_t *st = NULL;
-    vkd_st_writer_t *wr = NULL;
-    if (vkd_st_open(src, &st) != VKD_OK || vkd_st_writer_create(&wr) != VKD_OK) {
-        CHECK(T, 0, "variant of %s: %s", src, vkd_last_error());
-        vkd_st_close(st);
-        return 0;
-    }
-    int ok = 1;
-    for (int i = 0; ok && i < vkd_st_count(st); i++) {
-        const vkd_st_tensor_t *t = vkd_st_get(st, i);
-        if (drop && strcmp(t->name, drop) == 0) continue;
-        int64_t shape[VKD_ST_MAX_DIMS];
-        memcpy(shape, t->shape, sizeof shape);
-        if (reshape && strcmp(t->name, reshape) == 0) shape[0] = r0, shape[1] = r1;
-        ok = vkd_st_writer_add(wr, t->name, t->dtype, t->ndim, shape, t->data) == VKD_OK;
-    }
-    ok = ok && vkd_st_write(wr, path) == VKD_OK;
-    CHECK(T, ok, "writing %s: %s", path, vkd_last_error());
-    vkd_st_writer_free(wr);
-    vkd_st_close(st);
-    return ok;
-}
-
 // Loading `path` must fail with a message that names `tensor`.
 static void expect_load_fails(tctx_t *T, const vkd_text_encoder_config_t *cfg, const char *path,
                               const char *tensor, const char *what) {
@@ -175,31 +131,32 @@ static void expect_load_fails(tctx_t *T, const vkd_text_encoder_config_t *cfg, c
 }
 
 static void t_bad_weights(tctx_t *T) {
-    char dirbuf[1024], src[1200], path[1200], cfgpath[1200];
-    const char *dir = golden_dir(T, dirbuf, sizeof dirbuf);
+    char dirbuf[1024], src[1200], cfgpath[1200];
+    const char *dir = golden_dir_checked(T, dirbuf, sizeof dirbuf);
     if (!dir) return;
     snprintf(src, sizeof src, "%s/clip_text_tiny.weights.safetensors", dir);
     snprintf(cfgpath, sizeof cfgpath, "%s/clip_text_tiny.config.json", dir);
     vkd_text_encoder_config_t cfg;
     CHECK_OK(T, vkd_text_encoder_config_load(cfgpath, &cfg));
-    char tmpdir[] = "/tmp/vkd_golden_clip_XXXXXX";
-    CHECK(T, mkdtemp(tmpdir) != NULL, "mkdtemp: %s", strerror(errno));
-    snprintf(path, sizeof path, "%s/variant.safetensors", tmpdir);
+    golden_copy_t cp;
     const char *v_w =
         "cond_stage_model.transformer.text_model.encoder.layers.1.self_attn.v_proj.weight";
-    if (write_variant(T, src, path, v_w, NULL, 0, 0))
-        expect_load_fails(T, &cfg, path, v_w, "missing v_proj.weight");
+    if (golden_copy_edited(T, src, &(golden_edit_t){.drop = v_w}, &cp)) {
+        expect_load_fails(T, &cfg, cp.path, v_w, "missing v_proj.weight");
+        golden_copy_remove(&cp);
+    }
     const char *fc1 = "cond_stage_model.transformer.text_model.encoder.layers.0.mlp.fc1.weight";
-    if (write_variant(T, src, path, NULL, fc1, 64, 256))
-        expect_load_fails(T, &cfg, path, fc1, "fc1.weight transposed");
+    const golden_edit_t transposed = {.reshape = fc1, .new_ndim = 2, .new_shape = {64, 256}};
+    if (golden_copy_edited(T, src, &transposed, &cp)) {
+        expect_load_fails(T, &cfg, cp.path, fc1, "fc1.weight transposed");
+        golden_copy_remove(&cp);
+    }
     const char *pos =
         "cond_stage_model.transformer.text_model.embeddings.position_embedding.weight";
     // The config decides the shapes: a config with a longer context rejects the file.
     vkd_text_encoder_config_t longer = cfg;
     longer.context_length = 80;
     expect_load_fails(T, &longer, src, pos, "config context 80 vs 77 rows");
-    unlink(path);
-    rmdir(tmpdir);
 }
 
 static void t_bad_config(tctx_t *T) {

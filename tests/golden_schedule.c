@@ -1,11 +1,9 @@
 // Conformance of the noise schedule with LDM's (golden/schedule_sd): betas and
 // alphas_cumprod in double, the float32 buffer bit for bit, and the DDIM-50 subset.
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
 
+#include "golden_util.h"
 #include "safetensors.h"
 #include "sds/schedule.h"
 #include "test_util.h"
@@ -13,18 +11,8 @@
 // Opens golden/<file>, or returns NULL after saying why the case is skipped (no shared
 // directory) or failing it (the directory is there but the file is not readable).
 static vkd_safetensors_t *open_golden(tctx_t *T, const char *file) {
-    const char *shared = getenv("VKDREAM_SHARED");
     char dir[1024], path[1200];
-    snprintf(dir, sizeof dir, "%s/golden", shared ? shared : "");
-    struct stat sb;
-    if (!shared || stat(dir, &sb) != 0) {
-        int err = errno;
-        printf("  golden data not available (%s); skipping this case\n",
-               shared ? dir : "VKDREAM_SHARED unset");
-        CHECK(T, !shared || err == ENOENT || err == ENOTDIR, "cannot stat %s: %s", dir,
-              strerror(err));
-        return NULL;
-    }
+    if (!golden_dir_checked(T, dir, sizeof dir)) return NULL;
     snprintf(path, sizeof path, "%s/%s", dir, file);
     vkd_safetensors_t *st = NULL;
     vkd_status_t s = vkd_st_open(path, &st);

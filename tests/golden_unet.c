@@ -7,44 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
+#include "golden_util.h"
 #include "safetensors.h"
 #include "sds/unet.h"
 #include "test_util.h"
 #include "weights.h"
 
 #define TOL 1e-4
-
-typedef struct {
-    tctx_t *T;
-    const vkd_safetensors_t *io;
-    int seen;
-} tap_t;
-
-// Compares a block output with dbg.<name> as soon as the forward produces it.
-static vkd_status_t on_tap(void *user, const char *name, vkd_buf_t buf, int ndim,
-                           const int64_t *shape) {
-    tap_t *c = user;
-    char key[80];
-    snprintf(key, sizeof key, "dbg.%s", name);
-    const vkd_st_tensor_t *t = vkd_st_find(c->io, key);
-    CHECK(c->T, t != NULL, "the forward emitted %s, which the golden file lacks", key);
-    if (!t) return VKD_OK;
-    int same = t->ndim == ndim;
-    for (int i = 0; same && i < ndim; i++) same = t->shape[i] == shape[i];
-    CHECK(c->T, same, "%s: shape differs from the reference's", key);
-    if (!same) return VKD_OK;
-    size_t n;
-    float *ref = test_golden_f32(c->T, c->io, key, &n);
-    float *got = malloc(n * sizeof(float) + 1);
-    vkd_status_t s = ref && got ? vkd_buf_read(buf, got, n * sizeof(float)) : VKD_ERR_NOMEM;
-    if (s == VKD_OK) test_compare(c->T, key, got, ref, n, TOL);
-    free(ref);
-    free(got);
-    c->seen++;
-    return s;
-}
 
 static void run_case(tctx_t *T, vkd_backend_t *be, vkd_arena_t *arena, const char *name) {
     char dir[1024], path[1200];
@@ -92,17 +62,15 @@ static void run_case(tctx_t *T, vkd_backend_t *be, vkd_arena_t *arena, const cha
 
         vkd_buf_t bx = test_buf(T, arena, x, nx), bc = test_buf(T, arena, ctx, nc);
         vkd_buf_t bo = test_buf(T, arena, NULL, ne);
-        tap_t tc_ = {.T = T, .io = io};
-        vkd_unet_set_tap(u, on_tap, &tc_);
+        // Every block output the forward taps is in the golden file.
+        golden_tap_t tap = {.T = T, .io = io, .tol = TOL, .require = 1};
+        vkd_unet_set_tap(u, golden_tap, &tap);
         s = vkd_unet_forward(u, bo, bx, t, bc, B, H, W, L);
         CHECK(T, s == VKD_OK, "forward: %s", vkd_last_error());
         float *got = s == VKD_OK ? test_read(T, bo, ne) : NULL;
         if (got) test_compare(T, "out.eps", got, eps, ne, TOL);
         free(got);
-        int n_dbg = 0;
-        for (int i = 0; i < vkd_st_count(io); i++)
-            n_dbg += strncmp(vkd_st_get(io, i)->name, "dbg.", 4) == 0;
-        CHECK(T, tc_.seen == n_dbg, "compared %d of the %d dbg.* tensors", tc_.seen, n_dbg);
+        golden_tap_check_all(&tap);
 
         // Timing of a warm forward without capture (the second call reuses everything).
         vkd_unet_set_tap(u, NULL, NULL);
@@ -135,55 +103,26 @@ static void t_sd2_vk(tctx_t *T) { run_case(T, T->vk, T->vk_arena, "unet_sd2_tiny
 static void t_pix_vk(tctx_t *T) { run_case(T, T->vk, T->vk_arena, "unet_pix_tiny"); }
 
 // ---- bad weights --------------------------------------------------------------------------
-// Writes a copy of the sd2 weights with tensor `drop` left out, tensor `reshape` stored
-// with shape new_shape (same element count) and `extra` added, then loads it.
-typedef struct {
-    const char *drop, *reshape, *extra;
-    int new_ndim;
-    int64_t new_shape[4];
-} edit_t;
-
-static vkd_status_t load_edited(tctx_t *T, const edit_t *e, int *unused) {
-    char dir[1024], src[1200], tmpl[1100], dst[1200];
+// Loads an edited copy of the sd2 weights (see golden_edit_t); *unused, when given, counts
+// the tensors of the copy the model did not use.
+static vkd_status_t load_edited(tctx_t *T, const golden_edit_t *e, int *unused) {
+    char dir[1024], src[1200];
     vkd_unet_config_t cfg;
     snprintf(src, sizeof src, "%s/unet_sd2_tiny.config.json", test_golden_dir(dir, sizeof dir));
     if (vkd_unet_config_load(src, &cfg) != VKD_OK) return VKD_ERR_IO;
     snprintf(src, sizeof src, "%s/unet_sd2_tiny.weights.safetensors", dir);
-    const char *tmp = getenv("TMPDIR");
-    snprintf(tmpl, sizeof tmpl, "%s/vkd_unet_XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-    if (!mkdtemp(tmpl)) {
-        test_fail(T, __FILE__, __LINE__, "mkdtemp %s failed", tmpl);
-        return VKD_ERR_IO;
-    }
-    snprintf(dst, sizeof dst, "%s/edited.safetensors", tmpl);
-    vkd_safetensors_t *st = NULL;
-    vkd_st_writer_t *wr = NULL;
-    vkd_status_t s = vkd_st_open(src, &st);
-    if (s == VKD_OK) s = vkd_st_writer_create(&wr);
-    for (int i = 0; s == VKD_OK && i < vkd_st_count(st); i++) {
-        const vkd_st_tensor_t *t = vkd_st_get(st, i);
-        if (e->drop && strcmp(t->name, e->drop) == 0) continue;
-        const int re = e->reshape && strcmp(t->name, e->reshape) == 0;
-        s = vkd_st_writer_add(wr, t->name, t->dtype, re ? e->new_ndim : t->ndim,
-                              re ? e->new_shape : t->shape, t->data);
-    }
-    const float extra[3] = {1, 2, 3};
-    if (s == VKD_OK && e->extra) s = vkd_st_writer_add(wr, e->extra, VKD_DT_F32, 1, (int64_t[]){3}, extra);
-    if (s == VKD_OK) s = vkd_st_write(wr, dst);
-    vkd_st_writer_free(wr);
-    vkd_st_close(st);
-    CHECK(T, s == VKD_OK, "writing the edited copy: %s", vkd_last_error());
+    golden_copy_t cp;
+    if (!golden_copy_edited(T, src, e, &cp)) return VKD_ERR_IO;
     vkd_weights_t *w = NULL;
     vkd_unet_t *u = NULL;
-    if (s == VKD_OK) s = vkd_weights_open(dst, &w);
+    vkd_status_t s = vkd_weights_open(cp.path, &w);
     if (s == VKD_OK) {
         s = vkd_unet_create(T->cpu, &cfg, w, &u);
         if (s == VKD_OK && unused) *unused = vkd_weights_report_unused(w, cfg.prefix, NULL);
     }
     vkd_unet_destroy(u);
     vkd_weights_close(w);
-    unlink(dst);
-    rmdir(tmpl);
+    golden_copy_remove(&cp);
     return s;
 }
 
@@ -191,35 +130,21 @@ static void t_bad_weights(tctx_t *T) {
     char dir[1024];
     if (!test_golden_dir(dir, sizeof dir)) return;
     const char *missing = "model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight";
-    edit_t e1 = {.drop = missing};
-    vkd_status_t s = load_edited(T, &e1, NULL);
-    printf("  missing tensor -> %s\n", vkd_last_error());
-    CHECK(T, s == VKD_ERR_FORMAT && strstr(vkd_last_error(), missing), "missing tensor: %s",
-          vkd_last_error());
+    golden_edit_t e1 = {.drop = missing};
+    golden_expect_refused(T, load_edited(T, &e1, NULL), missing, "missing tensor");
     // SD2 has Linear proj_out [C, C]; the SD1 (conv) shape must be refused, not reinterpreted.
     const char *resh = "model.diffusion_model.output_blocks.2.1.proj_out.weight";
-    edit_t e2 = {.reshape = resh, .new_ndim = 4, .new_shape = {64, 64, 1, 1}};
-    s = load_edited(T, &e2, NULL);
-    printf("  wrong shape -> %s\n", vkd_last_error());
-    CHECK(T, s == VKD_ERR_FORMAT && strstr(vkd_last_error(), resh), "wrong shape: %s",
-          vkd_last_error());
+    golden_edit_t e2 = {.reshape = resh, .new_ndim = 4, .new_shape = {64, 64, 1, 1}};
+    golden_expect_refused(T, load_edited(T, &e2, NULL), resh, "wrong shape");
     // An extra tensor is not an error, but it is reported as unused.
-    edit_t e3 = {.extra = "model.diffusion_model.label_emb.0.weight"};
+    golden_edit_t e3 = {.extra = "model.diffusion_model.label_emb.0.weight"};
     int unused = -1;
-    s = load_edited(T, &e3, &unused);
+    vkd_status_t s = load_edited(T, &e3, &unused);
     CHECK(T, s == VKD_OK && unused == 1, "extra tensor: status %d, %d unused (%s)", (int)s, unused,
           s ? vkd_last_error() : "");
 }
 
 // ---- bad configs ----------------------------------------------------------------------------
-typedef struct {
-    const char *key;   // constructor_args key to set (or top-level when top = 1)
-    const char *json;  // its new value; NULL deletes the key
-    int top;
-    vkd_status_t want;
-    const char *msg;   // must appear in the error
-} cfg_edit_t;
-
 static void t_bad_config(tctx_t *T) {
     char dir[1024], path[1200];
     if (!test_golden_dir(dir, sizeof dir)) return;
@@ -231,7 +156,7 @@ static void t_bad_config(tctx_t *T) {
     size_t n = fread(text, 1, sizeof text - 1, fp);
     fclose(fp);
     text[n] = 0;
-    const cfg_edit_t edits[] = {
+    const golden_cfg_edit_t edits[] = {
         {"use_spatial_transformer", "false", 0, VKD_ERR_UNSUPPORTED, "use_spatial_transformer"},
         {"num_classes", "10", 0, VKD_ERR_UNSUPPORTED, "num_classes"},
         {"use_scale_shift_norm", "true", 0, VKD_ERR_UNSUPPORTED, "use_scale_shift_norm"},
@@ -248,18 +173,11 @@ static void t_bad_config(tctx_t *T) {
         {"norm_eps", "{\"input_blocks.*.*.proj\": 1e-5}", 1, VKD_ERR_INVALID, "proj"},
     };
     for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
-        const cfg_edit_t *e = &edits[i];
-        cJSON *root = cJSON_Parse(text);
-        cJSON *obj = e->top ? root : cJSON_GetObjectItemCaseSensitive(root, "constructor_args");
-        cJSON_DeleteItemFromObjectCaseSensitive(obj, e->key);
-        if (e->json) cJSON_AddItemToObject(obj, e->key, cJSON_Parse(e->json));
+        cJSON *root = golden_cfg_edited(text, NULL, "constructor_args", &edits[i]);
         vkd_unet_config_t cfg;
         vkd_status_t s = vkd_unet_config_from_json(root, "edited.json", &cfg);
         cJSON_Delete(root);
-        printf("  %s = %s -> %s\n", e->key, e->json ? e->json : "(removed)",
-               s ? vkd_last_error() : "accepted");
-        CHECK(T, s == e->want && strstr(vkd_last_error(), e->msg) && strstr(vkd_last_error(), "edited.json"),
-              "%s: want status %d mentioning '%s', got %d", e->key, (int)e->want, e->msg, (int)s);
+        golden_cfg_check(T, &edits[i], "edited.json", s);
     }
     // The untouched configs parse to what the README describes.
     vkd_unet_config_t c1, c2;

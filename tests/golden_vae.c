@@ -6,9 +6,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "fileio.h"
+#include "golden_util.h"
 #include "safetensors.h"
 #include "sds/vae.h"
 #include "test_util.h"
@@ -17,60 +17,64 @@
 #define TOL 1e-4
 #define CASE "vae_tiny"
 
-typedef struct {
-    tctx_t *T;
-    const vkd_safetensors_t *io;
-    int seen;
-} tap_t;
-
-// Compares a module output with dbg.<name> when the golden file has it (it holds a subset).
-static vkd_status_t on_tap(void *user, const char *name, vkd_buf_t buf, int ndim,
-                           const int64_t *shape) {
-    tap_t *c = user;
-    char key[96];
-    snprintf(key, sizeof key, "dbg.%s", name);
-    const vkd_st_tensor_t *t = vkd_st_find(c->io, key);
-    if (!t) return VKD_OK;
-    int same = t->ndim == ndim;
-    for (int i = 0; same && i < ndim; i++) same = t->shape[i] == shape[i];
-    CHECK(c->T, same, "%s: shape differs from the reference's", key);
-    if (!same) return VKD_OK;
-    size_t n;
-    float *ref = test_golden_f32(c->T, c->io, key, &n);
-    float *got = malloc(n * sizeof(float) + 1);
-    vkd_status_t s = ref && got ? vkd_buf_read(buf, got, n * sizeof(float)) : VKD_ERR_NOMEM;
-    if (s == VKD_OK) test_compare(c->T, key, got, ref, n, TOL);
-    free(ref);
-    free(got);
-    c->seen++;
+// A VAE of config cfg on `be` from the weights file `path`; *unused, when given, counts
+// the file's tensors the model did not use.
+static vkd_status_t build_vae(vkd_backend_t *be, const vkd_vae_config_t *cfg, const char *path,
+                              vkd_vae_t **v, int *unused) {
+    vkd_weights_t *w = NULL;
+    vkd_status_t s = vkd_weights_open(path, &w);
+    if (s == VKD_OK) s = vkd_vae_create(be, cfg, w, v);
+    if (s == VKD_OK && unused) *unused = vkd_weights_report_unused(w, cfg->prefix, NULL);
+    vkd_weights_close(w);
     return s;
 }
 
-static void compare_out(tctx_t *T, const vkd_safetensors_t *io, const char *name, vkd_buf_t b) {
-    size_t n;
-    float *ref = test_golden_f32(T, io, name, &n);
-    float *got = ref ? test_read(T, b, n) : NULL;
-    if (got) test_compare(T, name, got, ref, n, TOL);
-    free(ref);
-    free(got);
+// The golden case's VAE on `be` (its config in *cfg), from the golden weights in dir or,
+// when `weights` is not NULL, from that file.
+static vkd_status_t open_vae(vkd_backend_t *be, const char *dir, const char *weights,
+                             vkd_vae_config_t *cfg, vkd_vae_t **v, int *unused) {
+    char path[1200];
+    snprintf(path, sizeof path, "%s/" CASE ".config.json", dir);
+    VKD_TRY(vkd_vae_config_load(path, cfg));
+    snprintf(path, sizeof path, "%s/" CASE ".weights.safetensors", dir);
+    return build_vae(be, cfg, weights ? weights : path, v, unused);
+}
+
+// The golden VAE on `be` for a case built around it: 0 when the case is skipped (no golden
+// data) or has failed (the model does not load).
+static int case_vae(tctx_t *T, vkd_backend_t *be, vkd_vae_config_t *cfg, vkd_vae_t **v) {
+    char dir[1024];
+    if (!test_golden_dir(dir, sizeof dir)) return 0;
+    vkd_status_t s = open_vae(be, dir, NULL, cfg, v, NULL);
+    CHECK(T, s == VKD_OK, "the golden VAE: %s", vkd_last_error());
+    return s == VKD_OK;
+}
+
+// The VAE from an edited copy of the golden weights (see golden_edit_t), freed again:
+// the status of the load, for the bad-weights case.
+static vkd_status_t load_edited(tctx_t *T, const golden_edit_t *e) {
+    char dir[1024], src[1200];
+    snprintf(src, sizeof src, "%s/" CASE ".weights.safetensors", test_golden_dir(dir, sizeof dir));
+    golden_copy_t cp;
+    if (!golden_copy_edited(T, src, e, &cp)) return VKD_ERR_IO;
+    vkd_vae_config_t cfg;
+    vkd_vae_t *v = NULL;
+    vkd_status_t s = open_vae(T->cpu, dir, cp.path, &cfg, &v, NULL);
+    vkd_vae_destroy(v);
+    golden_copy_remove(&cp);
+    return s;
 }
 
 static void run_case(tctx_t *T, vkd_backend_t *be, vkd_arena_t *arena) {
     char dir[1024], path[1200];
     if (!test_golden_dir(dir, sizeof dir)) return;
     vkd_vae_config_t cfg;
-    snprintf(path, sizeof path, "%s/" CASE ".config.json", dir);
-    CHECK_OK(T, vkd_vae_config_load(path, &cfg));
+    vkd_vae_t *v = NULL;
+    int unused = 0;
+    vkd_status_t s = open_vae(be, dir, NULL, &cfg, &v, &unused);
+    CHECK_OK(T, s);
     CHECK(T, vkd_vae_param_count(&cfg) == 658375, "param count %lld",
           (long long)vkd_vae_param_count(&cfg));
-    vkd_weights_t *w;
-    snprintf(path, sizeof path, "%s/" CASE ".weights.safetensors", dir);
-    CHECK_OK(T, vkd_weights_open(path, &w));
-    vkd_vae_t *v = NULL;
-    vkd_status_t s = vkd_vae_create(be, &cfg, w, &v);
-    int unused = s == VKD_OK ? vkd_weights_report_unused(w, cfg.prefix, NULL) : 0;
-    vkd_weights_close(w);
-    CHECK_OK(T, s);
     CHECK(T, unused == 0, "%d tensors of the golden weights were not used", unused);
     vkd_safetensors_t *io;
     snprintf(path, sizeof path, "%s/" CASE ".io.safetensors", dir);
@@ -92,8 +96,9 @@ static void run_case(tctx_t *T, vkd_backend_t *be, vkd_arena_t *arena) {
         vkd_buf_t lv = test_buf(T, arena, NULL, nl), sd = test_buf(T, arena, NULL, nl);
         vkd_buf_t smp = test_buf(T, arena, NULL, nl), mean2 = test_buf(T, arena, NULL, nl);
         vkd_buf_t dec = test_buf(T, arena, NULL, (size_t)B * cfg.out_ch * H * W);
-        tap_t tc = {.T = T, .io = io};
-        vkd_vae_set_tap(v, on_tap, &tc);
+        // The golden file holds a subset of the module outputs the forward taps.
+        golden_tap_t tap = {.T = T, .io = io, .tol = TOL};
+        vkd_vae_set_tap(v, golden_tap, &tap);
         s = vkd_vae_encode(v, mom, bi, B, H, W);
         if (s == VKD_OK) s = vkd_vae_posterior(v, mean, lv, sd, mom, B, h, wl);
         if (s == VKD_OK) s = vkd_vae_sample(v, smp, mom, bn, B, h, wl);
@@ -101,18 +106,15 @@ static void run_case(tctx_t *T, vkd_backend_t *be, vkd_arena_t *arena) {
         if (s == VKD_OK) s = vkd_vae_decode(v, dec, mean, B, h, wl);
         CHECK(T, s == VKD_OK, "vae calls: %s", vkd_last_error());
         if (s == VKD_OK) {
-            compare_out(T, io, "out.moments", mom);
-            compare_out(T, io, "out.mean", mean);
-            compare_out(T, io, "out.mean", mean2);
-            compare_out(T, io, "out.logvar", lv);
-            compare_out(T, io, "out.std", sd);
-            compare_out(T, io, "out.sample", smp);
-            compare_out(T, io, "out.dec", dec);
+            golden_compare_out(T, io, "out.moments", mom, TOL);
+            golden_compare_out(T, io, "out.mean", mean, TOL);
+            golden_compare_out(T, io, "out.mean", mean2, TOL);
+            golden_compare_out(T, io, "out.logvar", lv, TOL);
+            golden_compare_out(T, io, "out.std", sd, TOL);
+            golden_compare_out(T, io, "out.sample", smp, TOL);
+            golden_compare_out(T, io, "out.dec", dec, TOL);
         }
-        int n_dbg = 0;
-        for (int i = 0; i < vkd_st_count(io); i++)
-            n_dbg += strncmp(vkd_st_get(io, i)->name, "dbg.", 4) == 0;
-        CHECK(T, tc.seen == n_dbg, "compared %d of the %d dbg.* tensors", tc.seen, n_dbg);
+        golden_tap_check_all(&tap);
 
         vkd_vae_set_tap(v, NULL, NULL);
         double best_e = 1e30, best_d = 1e30;
@@ -144,18 +146,9 @@ static void t_golden_vk(tctx_t *T) { run_case(T, T->vk, T->vk_arena); }
 // item's moments and decoded mean must match a batch-1 run of that item, which checks every
 // batch stride of the forward (the golden case has B = 1).
 static void batch_case(tctx_t *T, vkd_backend_t *be, vkd_arena_t *arena) {
-    char dir[1024], path[1200];
-    if (!test_golden_dir(dir, sizeof dir)) return;
     vkd_vae_config_t cfg;
-    snprintf(path, sizeof path, "%s/" CASE ".config.json", dir);
-    CHECK_OK(T, vkd_vae_config_load(path, &cfg));
-    vkd_weights_t *w;
-    snprintf(path, sizeof path, "%s/" CASE ".weights.safetensors", dir);
-    CHECK_OK(T, vkd_weights_open(path, &w));
     vkd_vae_t *v = NULL;
-    vkd_status_t s = vkd_vae_create(be, &cfg, w, &v);
-    vkd_weights_close(w);
-    CHECK_OK(T, s);
+    if (!case_vae(T, be, &cfg, &v)) return;
     const int H = 16, W = 24, h = 8, wl = 12, E = cfg.embed_dim; // non-square, non-golden size
     const size_t ni = (size_t)3 * H * W, nl = (size_t)E * h * wl, nd = (size_t)3 * H * W;
     float *img = test_alloc(2 * ni);
@@ -164,7 +157,7 @@ static void batch_case(tctx_t *T, vkd_backend_t *be, vkd_arena_t *arena) {
     for (size_t i = 0; i < ni; i++) img[ni + i] = -img[i];
     vkd_buf_t bi = test_buf(T, arena, img, 2 * ni), mom = test_buf(T, arena, NULL, 4 * nl);
     vkd_buf_t mean = test_buf(T, arena, NULL, 2 * nl), dec = test_buf(T, arena, NULL, 2 * nd);
-    s = vkd_vae_encode(v, mom, bi, 2, H, W);
+    vkd_status_t s = vkd_vae_encode(v, mom, bi, 2, H, W);
     if (s == VKD_OK) s = vkd_vae_mean(v, mean, mom, 2, h, wl);
     if (s == VKD_OK) s = vkd_vae_decode(v, dec, mean, 2, h, wl);
     CHECK(T, s == VKD_OK, "batch 2: %s", vkd_last_error());
@@ -196,18 +189,9 @@ static void t_batch_vk(tctx_t *T) { batch_case(T, T->vk, T->vk_arena); }
 // The posterior on made-up moments whose logvar leaves [-30, 20] on both sides (the golden
 // logvar stays inside, so the clamp is checked here), batch 2 so the channel split is strided.
 static void posterior_case(tctx_t *T, vkd_backend_t *be, vkd_arena_t *arena) {
-    char dir[1024], path[1200];
-    if (!test_golden_dir(dir, sizeof dir)) return;
     vkd_vae_config_t cfg;
-    snprintf(path, sizeof path, "%s/" CASE ".config.json", dir);
-    CHECK_OK(T, vkd_vae_config_load(path, &cfg));
-    vkd_weights_t *w;
-    snprintf(path, sizeof path, "%s/" CASE ".weights.safetensors", dir);
-    CHECK_OK(T, vkd_weights_open(path, &w));
     vkd_vae_t *v = NULL;
-    vkd_status_t s = vkd_vae_create(be, &cfg, w, &v);
-    vkd_weights_close(w);
-    CHECK_OK(T, s);
+    if (!case_vae(T, be, &cfg, &v)) return;
     const int B = 2, E = cfg.embed_dim, hw = 9;
     const size_t n = (size_t)B * E * hw;
     float *mom = test_alloc(2 * n), *noise = test_alloc(n);
@@ -226,7 +210,7 @@ static void posterior_case(tctx_t *T, vkd_backend_t *be, vkd_arena_t *arena) {
     vkd_buf_t bm = test_buf(T, arena, mom, 2 * n), bn = test_buf(T, arena, noise, n);
     vkd_buf_t m = test_buf(T, arena, NULL, n), l = test_buf(T, arena, NULL, n);
     vkd_buf_t sd = test_buf(T, arena, NULL, n), x = test_buf(T, arena, NULL, n);
-    s = vkd_vae_posterior(v, m, l, sd, bm, B, 3, 3);
+    vkd_status_t s = vkd_vae_posterior(v, m, l, sd, bm, B, 3, 3);
     if (s == VKD_OK) s = vkd_vae_sample(v, x, bm, bn, B, 3, 3);
     CHECK(T, s == VKD_OK, "posterior: %s", vkd_last_error());
     if (s == VKD_OK) {
@@ -280,48 +264,25 @@ static vkd_status_t attn_model(tctx_t *T, vkd_backend_t *be, const char *dir, co
     vkd_status_t s = vkd_vae_config_from_json(root, "attn config", &cfg);
     cJSON_Delete(root);
     CHECK(T, s != VKD_OK || cfg.attn_level[1] == 1, "attn_resolutions [16] is not level 1");
-    vkd_weights_t *w = NULL;
-    if (s == VKD_OK) s = vkd_weights_open(wpath, &w);
-    if (s == VKD_OK) s = vkd_vae_create(be, &cfg, w, out);
-    int unused = s == VKD_OK ? vkd_weights_report_unused(w, cfg.prefix, NULL) : 0;
+    int unused = 0;
+    if (s == VKD_OK) s = build_vae(be, &cfg, wpath, out, &unused);
     CHECK(T, unused == 0, "%d tensors unused", unused);
-    vkd_weights_close(w);
     return s;
 }
 
 static void t_attn_levels(tctx_t *T) {
-    char dir[1024], src[1200], tmpl[1100], dst[1200];
+    char dir[1024], src[1200];
     if (!test_golden_dir(dir, sizeof dir)) return;
     snprintf(src, sizeof src, "%s/" CASE ".weights.safetensors", dir);
-    const char *tmp = getenv("TMPDIR");
-    snprintf(tmpl, sizeof tmpl, "%s/vkd_vae_XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-    CHECK(T, mkdtemp(tmpl) != NULL, "mkdtemp %s failed", tmpl);
-    snprintf(dst, sizeof dst, "%s/attn.safetensors", tmpl);
-    vkd_safetensors_t *st = NULL;
-    vkd_st_writer_t *wr = NULL;
-    vkd_status_t s = vkd_st_open(src, &st);
-    if (s == VKD_OK) s = vkd_st_writer_create(&wr);
     static const char *const copies[][2] = {
-        {"encoder.mid.attn_1", "encoder.down.1.attn.0"},
-        {"decoder.mid.attn_1", "decoder.up.1.attn.0"},
-        {"decoder.mid.attn_1", "decoder.up.1.attn.1"},
+        {"first_stage_model.encoder.mid.attn_1.", "first_stage_model.encoder.down.1.attn.0."},
+        {"first_stage_model.decoder.mid.attn_1.", "first_stage_model.decoder.up.1.attn.0."},
+        {"first_stage_model.decoder.mid.attn_1.", "first_stage_model.decoder.up.1.attn.1."},
     };
-    const char *pre = "first_stage_model.";
-    for (int i = 0; s == VKD_OK && i < vkd_st_count(st); i++) {
-        const vkd_st_tensor_t *t = vkd_st_get(st, i);
-        s = vkd_st_writer_add(wr, t->name, t->dtype, t->ndim, t->shape, t->data);
-        for (int c = 0; s == VKD_OK && c < 3; c++) {
-            char from[96], to[160];
-            snprintf(from, sizeof from, "%s%s.", pre, copies[c][0]);
-            if (strncmp(t->name, from, strlen(from)) != 0) continue;
-            snprintf(to, sizeof to, "%s%s.%s", pre, copies[c][1], t->name + strlen(from));
-            s = vkd_st_writer_add(wr, to, t->dtype, t->ndim, t->shape, t->data);
-        }
-    }
-    if (s == VKD_OK) s = vkd_st_write(wr, dst);
-    vkd_st_writer_free(wr);
-    vkd_st_close(st);
-    CHECK(T, s == VKD_OK, "writing %s: %s", dst, vkd_last_error());
+    const golden_edit_t e = {.copies = copies, .n_copies = 3};
+    golden_copy_t cp;
+    if (!golden_copy_edited(T, src, &e, &cp)) return;
+    vkd_status_t s = VKD_OK;
     float *res[2][2] = {{NULL, NULL}, {NULL, NULL}}; // [backend][moments, image]
     uint64_t seed = 3;
     const int H = 32, W = 32, nl = 8 * 16 * 16, ni = 3 * H * W;
@@ -331,7 +292,7 @@ static void t_attn_levels(tctx_t *T) {
         vkd_backend_t *be = k ? T->vk : T->cpu;
         vkd_arena_t *arena = k ? T->vk_arena : T->cpu_arena;
         vkd_vae_t *v = NULL;
-        s = attn_model(T, be, dir, dst, &v);
+        s = attn_model(T, be, dir, cp.path, &v);
         CHECK(T, s == VKD_OK, "attn model: %s", vkd_last_error());
         if (s != VKD_OK) break;
         count_t cnt = {0};
@@ -352,81 +313,26 @@ static void t_attn_levels(tctx_t *T) {
     }
     for (int k = 0; k < 2; k++) free(res[k][0]), free(res[k][1]);
     free(img);
-    unlink(dst);
-    rmdir(tmpl);
+    golden_copy_remove(&cp);
 }
 
 static void t_posterior_cpu(tctx_t *T) { posterior_case(T, T->cpu, T->cpu_arena); }
 static void t_posterior_vk(tctx_t *T) { posterior_case(T, T->vk, T->vk_arena); }
 
 // ---- bad weights ------------------------------------------------------------------------------
-// Writes a copy of the golden weights without `drop` and with `reshape` stored as new_shape,
-// then loads it.
-static vkd_status_t load_edited(tctx_t *T, const char *drop, const char *reshape, int new_ndim,
-                                const int64_t *new_shape) {
-    char dir[1024], src[1200], tmpl[1100], dst[1200];
-    vkd_vae_config_t cfg;
-    snprintf(src, sizeof src, "%s/" CASE ".config.json", test_golden_dir(dir, sizeof dir));
-    if (vkd_vae_config_load(src, &cfg) != VKD_OK) return VKD_ERR_IO;
-    snprintf(src, sizeof src, "%s/" CASE ".weights.safetensors", dir);
-    const char *tmp = getenv("TMPDIR");
-    snprintf(tmpl, sizeof tmpl, "%s/vkd_vae_XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-    if (!mkdtemp(tmpl)) {
-        test_fail(T, __FILE__, __LINE__, "mkdtemp %s failed", tmpl);
-        return VKD_ERR_IO;
-    }
-    snprintf(dst, sizeof dst, "%s/edited.safetensors", tmpl);
-    vkd_safetensors_t *st = NULL;
-    vkd_st_writer_t *wr = NULL;
-    vkd_status_t s = vkd_st_open(src, &st);
-    if (s == VKD_OK) s = vkd_st_writer_create(&wr);
-    for (int i = 0; s == VKD_OK && i < vkd_st_count(st); i++) {
-        const vkd_st_tensor_t *t = vkd_st_get(st, i);
-        if (drop && strcmp(t->name, drop) == 0) continue;
-        const int re = reshape && strcmp(t->name, reshape) == 0;
-        s = vkd_st_writer_add(wr, t->name, t->dtype, re ? new_ndim : t->ndim,
-                              re ? new_shape : t->shape, t->data);
-    }
-    if (s == VKD_OK) s = vkd_st_write(wr, dst);
-    vkd_st_writer_free(wr);
-    vkd_st_close(st);
-    CHECK(T, s == VKD_OK, "writing the edited copy: %s", vkd_last_error());
-    vkd_weights_t *w = NULL;
-    vkd_vae_t *v = NULL;
-    if (s == VKD_OK) s = vkd_weights_open(dst, &w);
-    if (s == VKD_OK) s = vkd_vae_create(T->cpu, &cfg, w, &v);
-    vkd_vae_destroy(v);
-    vkd_weights_close(w);
-    unlink(dst);
-    rmdir(tmpl);
-    return s;
-}
-
 static void t_bad_weights(tctx_t *T) {
     char dir[1024];
     if (!test_golden_dir(dir, sizeof dir)) return;
     const char *missing = "first_stage_model.decoder.up.0.block.1.conv2.weight";
-    vkd_status_t s = load_edited(T, missing, NULL, 0, NULL);
-    printf("  missing tensor -> %s\n", vkd_last_error());
-    CHECK(T, s == VKD_ERR_FORMAT && strstr(vkd_last_error(), missing), "missing tensor: %s",
-          vkd_last_error());
+    golden_expect_refused(T, load_edited(T, &(golden_edit_t){.drop = missing}), missing,
+                          "missing tensor");
     // q as a Linear [C, C] instead of the 1x1 conv [C, C, 1, 1] must be refused.
     const char *resh = "first_stage_model.encoder.mid.attn_1.q.weight";
-    s = load_edited(T, NULL, resh, 2, (int64_t[]){64, 64});
-    printf("  wrong shape -> %s\n", vkd_last_error());
-    CHECK(T, s == VKD_ERR_FORMAT && strstr(vkd_last_error(), resh), "wrong shape: %s",
-          vkd_last_error());
+    const golden_edit_t linear = {.reshape = resh, .new_ndim = 2, .new_shape = {64, 64}};
+    golden_expect_refused(T, load_edited(T, &linear), resh, "wrong shape");
 }
 
 // ---- bad configs --------------------------------------------------------------------------------
-typedef struct {
-    const char *key;  // ddconfig key (or constructor_args key when args = 1)
-    const char *json; // new value; NULL deletes it
-    int args;
-    vkd_status_t want;
-    const char *msg;  // must appear in the error
-} cfg_edit_t;
-
 static void t_bad_config(tctx_t *T) {
     char dir[1024], path[1200];
     if (!test_golden_dir(dir, sizeof dir)) return;
@@ -434,7 +340,7 @@ static void t_bad_config(tctx_t *T) {
     char *text;
     size_t n;
     CHECK_OK(T, vkd_file_read_all(path, &text, &n));
-    static const cfg_edit_t edits[] = {
+    static const golden_cfg_edit_t edits[] = {
         {"chmult", "[1, 2]", 0, VKD_ERR_INVALID, "ddconfig.chmult"},
         {"ch", NULL, 0, VKD_ERR_INVALID, "ddconfig.ch is required"},
         {"ch", "48", 0, VKD_ERR_INVALID, "multiple of the 32"},
@@ -447,19 +353,12 @@ static void t_bad_config(tctx_t *T) {
         {"scale_factor", "0.18215", 1, VKD_ERR_INVALID, "constructor_args.scale_factor"},
     };
     for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
-        const cfg_edit_t *e = &edits[i];
-        cJSON *root = cJSON_Parse(text);
-        cJSON *args = cJSON_GetObjectItemCaseSensitive(root, "constructor_args");
-        cJSON *obj = e->args ? args : cJSON_GetObjectItemCaseSensitive(args, "ddconfig");
-        cJSON_DeleteItemFromObjectCaseSensitive(obj, e->key);
-        if (e->json) cJSON_AddItemToObject(obj, e->key, cJSON_Parse(e->json));
+        // Printed and parsed back: the text parser is the path a config file takes.
+        cJSON *root = golden_cfg_edited(text, "constructor_args", "ddconfig", &edits[i]);
         char *out = cJSON_PrintUnformatted(root);
         vkd_vae_config_t cfg;
         vkd_status_t s = vkd_vae_config_parse(out, "edited.json", &cfg);
-        printf("  %s = %s -> %s\n", e->key, e->json ? e->json : "(deleted)",
-               s ? vkd_last_error() : "ok");
-        CHECK(T, s == e->want && strstr(vkd_last_error(), e->msg), "edit %s: status %d, %s",
-              e->key, (int)s, vkd_last_error());
+        golden_cfg_check(T, &edits[i], "edited.json", s);
         free(out);
         cJSON_Delete(root);
     }

@@ -8,9 +8,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "golden_util.h"
 #include "safetensors.h"
 #include "sds/prior.h"
 #include "test_util.h"
@@ -133,20 +133,6 @@ typedef struct {
     char golden[1024];
 } unet_files_t;
 
-static const char *golden_dir(tctx_t *T, char *buf, size_t cap) {
-    const char *shared = getenv("VKDREAM_SHARED");
-    snprintf(buf, cap, "%s/golden", shared ? shared : "");
-    struct stat sb;
-    if (!shared || stat(buf, &sb) != 0) {
-        int err = errno;
-        printf("  golden data not available (%s); skipping this case\n",
-               shared ? buf : "VKDREAM_SHARED unset");
-        CHECK(T, !shared || err == ENOENT || err == ENOTDIR, "cannot stat %s: %s", buf, strerror(err));
-        return NULL;
-    }
-    return buf;
-}
-
 // One weights file with both golden models' tensors, leaving out `drop` (may be NULL).
 static int merge_weights(tctx_t *T, const unet_files_t *F, const char *drop) {
     char a[1200], b[1200];
@@ -217,7 +203,7 @@ static const char TOKENIZER[] =
 
 static int setup_unet(tctx_t *T, unet_files_t *F) {
     memset(F, 0, sizeof *F);
-    if (!golden_dir(T, F->golden, sizeof F->golden) || !make_tmpdir(T, F->dir)) return 0;
+    if (!golden_dir_checked(T, F->golden, sizeof F->golden) || !make_tmpdir(T, F->dir)) return 0;
     snprintf(F->json, sizeof F->json, "%s/prior.json", F->dir);
     snprintf(F->weights, sizeof F->weights, "%s/w.safetensors", F->dir);
     snprintf(F->tok, sizeof F->tok, "%s/tok.json", F->dir);
