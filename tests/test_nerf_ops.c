@@ -7,27 +7,9 @@
 #include <string.h>
 
 #include "nerf/nerf_ops.h"
+#include "nerf_test_fixture.h"
 #include "shading.h"
 #include "test_util.h"
-
-static float *fmalloc(size_t n) {
-    float *p = calloc(n ? n : 1, sizeof(float));
-    if (!p) abort();
-    return p;
-}
-
-static float *uniform(uint64_t *st, size_t n, float lo, float hi) {
-    float *x = fmalloc(n);
-    test_fill_uniform(st, x, n, lo, hi);
-    return x;
-}
-
-// Weighted sum of a CPU buffer's first n floats (the scalar loss of the FD checks).
-static double wsum(const float *y, const float *wts, size_t n) {
-    double s = 0;
-    for (size_t i = 0; i < n; i++) s += (double)wts[i] * y[i];
-    return s;
-}
 
 // ---- IPE --------------------------------------------------------------------------------
 
@@ -303,22 +285,6 @@ static void t_shade_cpu(tctx_t *T) {
 }
 
 // ---- CPU against Vulkan -------------------------------------------------------------------
-
-// Uploads the same host data to both backends.
-typedef struct {
-    vkd_buf_t c, v;
-} pair_t;
-
-static pair_t pair(tctx_t *T, const float *src, size_t n) {
-    return (pair_t){test_buf(T, T->cpu_arena, src, n), test_buf(T, T->vk_arena, src, n)};
-}
-
-// Reads both sides of a pair and compares them.
-static void cmp(tctx_t *T, const char *name, pair_t p, size_t n, double tol) {
-    float *a = test_read(T, p.c, n), *b = test_read(T, p.v, n);
-    if (a && b) test_compare(T, name, b, a, n, tol);
-    free(a), free(b);
-}
 
 #define BOTH(T, call_cpu, call_vk)                                                       \
     do {                                                                                 \

@@ -7,26 +7,9 @@
 #include <string.h>
 
 #include "nerf/nerf_ops.h"
+#include "nerf_test_fixture.h"
 #include "philox.h"
 #include "test_util.h"
-
-static float *fmalloc(size_t n) {
-    float *p = calloc(n ? n : 1, sizeof(float));
-    if (!p) abort();
-    return p;
-}
-
-static float *uniform(uint64_t *st, size_t n, float lo, float hi) {
-    float *x = fmalloc(n);
-    test_fill_uniform(st, x, n, lo, hi);
-    return x;
-}
-
-static double wsum(const float *y, const float *wts, size_t n) {
-    double s = 0;
-    for (size_t i = 0; i < n; i++) s += (double)wts[i] * y[i];
-    return s;
-}
 
 // Rays from random points at distance 2.5 towards random points near the origin; every
 // fifth ray points away (it misses the sphere).
@@ -372,20 +355,6 @@ static void t_grid_cpu(tctx_t *T) {
 }
 
 // ---- CPU against Vulkan ---------------------------------------------------------------------
-
-typedef struct {
-    vkd_buf_t c, v;
-} pair_t;
-
-static pair_t pair(tctx_t *T, const float *src, size_t n) {
-    return (pair_t){test_buf(T, T->cpu_arena, src, n), test_buf(T, T->vk_arena, src, n)};
-}
-
-static void cmp(tctx_t *T, const char *name, pair_t p, size_t n, double tol) {
-    float *a = test_read(T, p.c, n), *b = test_read(T, p.v, n);
-    if (a && b) test_compare(T, name, b, a, n, tol);
-    free(a), free(b);
-}
 
 static void t_render_ops_vk(tctx_t *T) {
     uint64_t st = T->seed;
