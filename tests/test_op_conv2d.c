@@ -127,12 +127,6 @@ static void cpu_conv2d_big(tctx_t *T) {
     free(got), free(ref), free_data(&d);
 }
 
-static void expect_invalid(tctx_t *T, vkd_status_t s, const char *what) {
-    CHECK(T, s == VKD_ERR_INVALID, "%s: expected VKD_ERR_INVALID, got %s", what,
-          vkd_status_name(s));
-    if (s == VKD_ERR_INVALID) printf("  rejected %-30s %s\n", what, vkd_last_error());
-}
-
 static void cpu_conv2d_rejects_bad_arguments(tctx_t *T) {
     vkd_arena_t *ar = T->cpu_arena;
     vkd_backend_t *be = T->cpu;
@@ -142,21 +136,22 @@ static void cpu_conv2d_rejects_bad_arguments(tctx_t *T) {
     CHECK_OK(T, op_conv2d_forward(be, y, x, w, bias, &ok));
     vkd_conv2d_t bad = ok;
     bad.stride = 0;
-    expect_invalid(T, op_conv2d_forward(be, y, x, w, bias, &bad), "stride 0");
+    test_expect_invalid(T, op_conv2d_forward(be, y, x, w, bias, &bad), "stride 0");
     bad = ok, bad.pad_l = -1;
-    expect_invalid(T, op_conv2d_forward(be, y, x, w, bias, &bad), "negative pad");
+    test_expect_invalid(T, op_conv2d_forward(be, y, x, w, bias, &bad), "negative pad");
     bad = ok, bad.pad_t = bad.pad_b = 0, bad.KH = 5;
-    expect_invalid(T, op_conv2d_forward(be, y, x, w, bias, &bad), "kernel larger than input");
+    test_expect_invalid(T, op_conv2d_forward(be, y, x, w, bias, &bad), "kernel larger than input");
     bad = ok, bad.Cout = 4; // out (64) fits in y64, weight (72) does not fit in w
     vkd_buf_t y64 = test_buf(T, ar, NULL, 64), b4 = test_buf(T, ar, NULL, 4);
-    expect_invalid(T, op_conv2d_forward(be, y64, x, w, b4, &bad), "weight too small");
+    test_expect_invalid(T, op_conv2d_forward(be, y64, x, w, b4, &bad), "weight too small");
     vkd_buf_t small = test_buf(T, ar, NULL, 47);
-    expect_invalid(T, op_conv2d_forward(be, small, x, w, bias, &ok), "out too small");
+    test_expect_invalid(T, op_conv2d_forward(be, small, x, w, bias, &ok), "out too small");
     vkd_buf_t whole = test_buf(T, ar, NULL, 64), out_view, inp_view; // two views of one buffer
     CHECK_OK(T, vkd_buf_slice(whole, 0, 48 * sizeof(float), &out_view));
     CHECK_OK(T, vkd_buf_slice(whole, 0, 32 * sizeof(float), &inp_view));
-    expect_invalid(T, op_conv2d_forward(be, out_view, inp_view, w, bias, &ok), "out aliases inp");
-    expect_invalid(T, op_conv2d_forward(be, y, x, w, bias, NULL), "no descriptor");
+    test_expect_invalid(T, op_conv2d_forward(be, out_view, inp_view, w, bias, &ok),
+                        "out aliases inp");
+    test_expect_invalid(T, op_conv2d_forward(be, y, x, w, bias, NULL), "no descriptor");
 }
 
 // Same inputs on both backends; the Vulkan side runs both shaders.

@@ -211,12 +211,6 @@ static void cpu_conv2d_bwd_fd(tctx_t *T) {
 }
 
 // ---- argument checks ------------------------------------------------------------------
-static void expect_invalid(tctx_t *T, vkd_status_t s, const char *what) {
-    CHECK(T, s == VKD_ERR_INVALID, "%s: expected VKD_ERR_INVALID, got %s", what,
-          vkd_status_name(s));
-    if (s == VKD_ERR_INVALID) printf("  rejected %-30s %s\n", what, vkd_last_error());
-}
-
 static void cpu_conv2d_bwd_rejects_bad_arguments(tctx_t *T) {
     vkd_arena_t *ar = T->cpu_arena;
     vkd_backend_t *be = T->cpu;
@@ -227,19 +221,21 @@ static void cpu_conv2d_bwd_rejects_bad_arguments(tctx_t *T) {
     CHECK_OK(T, op_conv2d_backward(be, gx, gw, gb, dy, x, w, &ok));
     vkd_conv2d_t bad = ok;
     bad.stride = 0;
-    expect_invalid(T, op_conv2d_backward(be, gx, gw, gb, dy, x, w, &bad), "stride 0");
+    test_expect_invalid(T, op_conv2d_backward(be, gx, gw, gb, dy, x, w, &bad), "stride 0");
     bad = ok, bad.pad_t = bad.pad_b = 0, bad.KH = 5;
-    expect_invalid(T, op_conv2d_backward(be, gx, gw, gb, dy, x, w, &bad), "kernel larger than input");
+    test_expect_invalid(T, op_conv2d_backward(be, gx, gw, gb, dy, x, w, &bad),
+                        "kernel larger than input");
     vkd_buf_t small = test_buf(T, ar, NULL, 47);
-    expect_invalid(T, op_conv2d_backward(be, gx, gw, gb, small, x, w, &ok), "dout too small");
-    expect_invalid(T, op_conv2d_backward(be, gx, small, gb, dy, x, w, &ok), "dweight too small");
-    expect_invalid(T, op_conv2d_backward(be, gx, gw, gb, dy, VKD_BUF_NONE, w, &ok), "no inp");
-    expect_invalid(T, op_conv2d_backward(be, x, gw, gb, dy, x, w, &ok), "dinp aliases inp");
-    expect_invalid(T, op_conv2d_backward(be, gx, gw, gb, dy, x, w, NULL), "no descriptor");
+    test_expect_invalid(T, op_conv2d_backward(be, gx, gw, gb, small, x, w, &ok), "dout too small");
+    test_expect_invalid(T, op_conv2d_backward(be, gx, small, gb, dy, x, w, &ok),
+                        "dweight too small");
+    test_expect_invalid(T, op_conv2d_backward(be, gx, gw, gb, dy, VKD_BUF_NONE, w, &ok), "no inp");
+    test_expect_invalid(T, op_conv2d_backward(be, x, gw, gb, dy, x, w, &ok), "dinp aliases inp");
+    test_expect_invalid(T, op_conv2d_backward(be, gx, gw, gb, dy, x, w, NULL), "no descriptor");
     vkd_buf_t whole = test_buf(T, ar, NULL, 64), a, b; // two overlapping views
     CHECK_OK(T, vkd_buf_slice(whole, 0, 54 * sizeof(float), &a));
     CHECK_OK(T, vkd_buf_slice(whole, 0, 3 * sizeof(float), &b));
-    expect_invalid(T, op_conv2d_backward(be, gx, a, b, dy, x, w, &ok), "dbias inside dweight");
+    test_expect_invalid(T, op_conv2d_backward(be, gx, a, b, dy, x, w, &ok), "dbias inside dweight");
 }
 
 // ---- timing: the trainer's hot spot ---------------------------------------------------

@@ -64,6 +64,12 @@ float *test_golden_f32(tctx_t *T, const vkd_safetensors_t *io, const char *name,
     return NULL;
 }
 
+void test_expect_invalid(tctx_t *T, vkd_status_t s, const char *what) {
+    CHECK(T, s == VKD_ERR_INVALID, "%s: expected VKD_ERR_INVALID, got %s", what,
+          vkd_status_name(s));
+    if (s == VKD_ERR_INVALID) printf("  rejected %-30s %s\n", what, vkd_last_error());
+}
+
 static uint32_t pcg(uint64_t *s) {
     uint64_t old = *s;
     *s = old * 6364136223846793005ULL + 1442695040888963407ULL;

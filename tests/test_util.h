@@ -79,6 +79,10 @@ void test_fill_normal(uint64_t *state, float *x, size_t n, float stddev);
 double test_compare(tctx_t *T, const char *name, const float *got, const float *ref,
                     size_t n, double tol);
 
+// An argument check: s must be VKD_ERR_INVALID (the call refused `what`); the error is
+// printed so the log shows what the message says.
+void test_expect_invalid(tctx_t *T, vkd_status_t s, const char *what);
+
 // Allocate a buffer of n floats on a backend's scratch arena and, when src != NULL, copy
 // src into it. Returns VKD_BUF_NONE (and fails the case) when the arena is full.
 vkd_buf_t test_buf(tctx_t *T, vkd_arena_t *arena, const float *src, size_t n);
