@@ -294,6 +294,11 @@ vkd_status_t vkd_nerf_render_backward(vkd_nerf_renderer_t *r, vkd_buf_t drgb, vk
     return VKD_OK;
 }
 
+void vkd_nerf_render_set_reg_weights(vkd_nerf_renderer_t *r, float orient, float opacity,
+                                     float entropy) {
+    r->cfg.lambda_orient = orient, r->cfg.lambda_opacity = opacity, r->cfg.lambda_entropy = entropy;
+}
+
 vkd_status_t vkd_nerf_render_reg(vkd_nerf_renderer_t *r, double *orient, double *opacity,
                                  double *entropy) {
     if (!r->valid) return vkd_fail(VKD_ERR_INVALID, "NeRF render: no forward to read");

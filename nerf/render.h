@@ -73,6 +73,10 @@ int vkd_nerf_render_samples(const vkd_nerf_renderer_t *r);
 // (lambda_orient where normals were computed, lambda_opacity, lambda_entropy). Accumulates
 // into the field's gradients (vkd_field_zero_grad first).
 vkd_status_t vkd_nerf_render_backward(vkd_nerf_renderer_t *r, vkd_buf_t drgb, vkd_buf_t dopacity);
+// Change the regulariser weights the next backward applies (the renderer's copy of the
+// config; the field's config is untouched): a caller's schedule, e.g. generate's ramp.
+void vkd_nerf_render_set_reg_weights(vkd_nerf_renderer_t *r, float orient, float opacity,
+                                     float entropy);
 // The regularisers of the last forward (per-ray means, unweighted; orient is 0 without
 // normals). Reads back from the backend.
 vkd_status_t vkd_nerf_render_reg(vkd_nerf_renderer_t *r, double *orient, double *opacity,

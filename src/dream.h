@@ -48,6 +48,8 @@ typedef struct {
     float t_anneal_start;       // ... from this fraction of the run to its end (0.5)
     vkd_shade_schedule_t shade; // albedo warm-up and lit/textureless probabilities
     vkd_nerf_config_t nerf;     // field, renderer, regularisers, Adam (total_steps = steps)
+    float reg_ramp;             // lambda_opacity and lambda_entropy rise linearly from 0 to
+                                // their values over this fraction of the run (0: none)
     int max_skips;              // consecutive non-finite steps before the run stops (10)
     // Test hook: sees (and may change) the SDS image gradient grad (n floats, (C, H, W)) of
     // each view of step `step` before the backward. NULL in normal runs.

@@ -18,6 +18,7 @@ expect "no prompt -> exit 2" 2 "give a prompt" "$V" generate
 expect "unknown flag -> exit 2" 2 "unknown option '--frobnicate'" "$V" generate "a red cube" --frobnicate
 expect "bad --steps -> exit 2" 2 "--steps: '0'" "$V" generate "a red cube" --steps 0
 expect "bad --weighting -> exit 2" 2 "--weighting" "$V" generate "a red cube" --weighting cubic
+expect "bad --reg-ramp -> exit 2" 2 "--reg-ramp: '2'" "$V" generate "a red cube" --reg-ramp 2
 expect "--resume with run flags -> exit 2" 2 "give only --device" "$V" generate --resume "$TMP/x" --steps 5
 expect "empty prompt -> exit 1" 1 "prompt is empty" "$V" generate "  " --prior oracle -o "$TMP/e"
 expect "unknown word -> known words" 1 "known colours: red.*known shapes: sphere" \
@@ -51,6 +52,8 @@ got=$(png_size "$D/turntable.png")
 [ "$(grep -c '"step"' "$D/log.jsonl")" = 80 ] && ok "log.jsonl: 80 steps" || bad "log.jsonl lines" "$(head -3 "$D/log.jsonl")"
 grep -q '"iou"' "$D/metrics.json" && grep -q '"shape_correct"' "$D/metrics.json" \
   && ok "metrics.json has the score" || bad "metrics.json" "$(cat "$D/metrics.json")"
+grep -Eq '"iso":[[:space:]]*5[,}[:space:]]' "$D/metrics.json" && grep -Eq '"reg_ramp":[[:space:]]*0\.3' "$D/config.json" \
+  && ok "scored at iso 5, regulariser ramp 0.3 recorded" || bad "iso / reg_ramp" "$(grep -h 'iso\|reg_ramp' "$D/metrics.json" "$D/config.json")"
 expect "other prompt's DIR -> exit 1" 1 "holds a run of \"a red cube\"" \
   "$V" generate "a blue cube" --prior oracle --steps 5 -o "$D"
 expect "checkpoint renders" 0 "wrote" "$V" render "$D/checkpoint.safetensors" --views 2 --res 32 -o "$TMP/r.png"

@@ -43,7 +43,7 @@ static void converge(tctx_t *T, const char *prompt, int steps) {
     vkd_dream_t *d = NULL;
     vkd_status_t s = vkd_dream_create(T->cpu, p, prompt, NULL, &o, &d);
     vkd_dream_score_opts_t so = vkd_dream_score_opts_default();
-    so.iso = 5.0f; // as generate's metrics.json
+    so.iso = VKD_DREAM_SDS_ISO; // as generate's metrics.json
     vkd_dream_score_t sc0 = {0}, sc = {0};
     if (!s) s = vkd_dream_score(vkd_dream_field(d), obj, &so, &sc0);
     const double t0 = test_now_ms();

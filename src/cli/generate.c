@@ -43,7 +43,7 @@ static void usage(FILE *f) {
             "  --prior P         prior file (.json), or \"oracle\": the exact posterior-mean\n"
             "                    denoiser of the prompt's ShapeWorld object (default: the bundled\n"
             "                    models/" CLI_BUNDLED_PRIOR ")\n"
-            "  --steps N         SDS steps (1500)\n"
+            "  --steps N         SDS steps (1000)\n"
             "  --seed S          seed of every random draw (0)\n"
             "  --guidance G      classifier-free guidance scale s in eps_u + s (eps_c - eps_u)\n"
             "                    (20; 1 for the oracle, whose conditional is exact)\n"
@@ -56,6 +56,8 @@ static void usage(FILE *f) {
             "                    down to it (the prior's size)\n"
             "  --views N         cameras per step, 1..16 (1)\n"
             "  --lr LR           Adam learning rate (see vkdream generate --help defaults)\n"
+            "  --reg-ramp F      the sparsity regularisers (opacity, entropy) rise from 0 over\n"
+            "                    this fraction of the run (0.3)\n"
             "  --lit P           probability of a lit (shaded) step after the albedo warm-up\n"
             "                    (0.75; 0 for the oracle: see README)\n"
             "  --device D        auto, cpu, vulkan, vulkan:N (auto)\n"
@@ -154,7 +156,7 @@ static int parse_args(int argc, char **argv, gen_args_t *a) {
         static const char *const with_value[] = {
             "-o",     "--prior", "--steps", "--seed", "--guidance", "--negative", "--t-min",
             "--t-max", "--t-end", "--weighting", "--res", "--views", "--lr", "--lit",
-            "--device", "--resume"};
+            "--reg-ramp", "--device", "--resume"};
         int known = 0;
         for (size_t k = 0; k < sizeof with_value / sizeof *with_value; k++) known |= !strcmp(f, with_value[k]);
         if (!known) return usage_error("unknown option '%s'", f);
@@ -193,6 +195,9 @@ static int parse_args(int argc, char **argv, gen_args_t *a) {
         } else if (!strcmp(f, "--lr")) {
             if (!cli_parse_double(v, 1e-7, 1, &d)) return usage_error("--lr: '%s' is not a number in 1e-7..1", v);
             a->o.nerf.lr = (float)d, a->lr_set = 1;
+        } else if (!strcmp(f, "--reg-ramp")) {
+            if (!cli_parse_double(v, 0, 1, &d)) return usage_error("--reg-ramp: '%s' is not a number in 0..1", v);
+            a->o.reg_ramp = (float)d;
         } else if (!strcmp(f, "--lit")) {
             if (!cli_parse_double(v, 0, 1, &a->lit)) return usage_error("--lit: '%s' is not a number in 0..1", v);
             a->lit_set = 1;
@@ -252,6 +257,7 @@ static vkd_status_t write_config(const gen_args_t *a, const char *path) {
     cJSON_AddNumberToObject(j, "p_lit", o->shade.p_lit);
     cJSON_AddNumberToObject(j, "p_textureless", o->shade.p_textureless);
     cJSON_AddNumberToObject(j, "max_skips", o->max_skips);
+    cJSON_AddNumberToObject(j, "reg_ramp", o->reg_ramp);
     char *nerf = vkd_nerf_config_to_json(&o->nerf);
     cJSON *nj = nerf ? cJSON_Parse(nerf) : NULL;
     free(nerf);
@@ -317,6 +323,8 @@ static vkd_status_t read_config(const char *path, gen_args_t *a) {
         s = vkd_fail(VKD_ERR_FORMAT, "%s is not a vkdream generate config (missing or malformed key); "
                      "it cannot be resumed", path);
     if (!s) s = vkd_nerf_config_from_json(ntxt, path, &o->nerf);
+    double ramp = 0; // absent in runs made before the ramp existed: none, as they ran
+    o->reg_ramp = j && j_num(j, "reg_ramp", &ramp) ? (float)ramp : 0.0f;
     free(ntxt);
     cJSON_Delete(j);
     VKD_TRY(s);
@@ -408,10 +416,12 @@ static vkd_status_t finish(run_t *R, double seconds, double loss_tail, uint64_t 
     if (!vkd_nerf_grid_ready(r)) VKD_TRY(vkd_nerf_grid_refresh(r, done));
     path_in(path, sizeof path, dir, "turntable.png");
     VKD_TRY(vkd_dream_write_turntable(vkd_dream_renderer(R->d), path, 8, 64));
+    // The solid is scored and meshed at density 5 (dream_score.h: VKD_DREAM_SDS_ISO), so
+    // metrics.json and mesh.glb describe the same solid.
     vkd_dream_score_opts_t so = vkd_dream_score_opts_default();
-    so.iso = 5.0f; // nerf/README.md: the NeRF solid's iso value (see dream_score.h)
+    so.iso = VKD_DREAM_SDS_ISO;
     vkd_nerf_mesh_opts_t mo = vkd_nerf_mesh_opts_default();
-    mo.threshold = so.iso; // the mesh encloses the scored solid
+    mo.threshold = so.iso;
     path_in(path, sizeof path, dir, "mesh.glb");
     vkd_nerf_mesh_info_t mi;
     vkd_status_t ms = vkd_nerf_export_mesh_file(vkd_dream_field(R->d), &mo, path, R->a->prompt, &mi);
