@@ -19,6 +19,7 @@
 set -u
 V=${1:?usage: test_generate_view.sh path/to/vkdream}
 . "$(dirname "$0")/cli_lib.sh"
+. "$(dirname "$0")/xvfb_lib.sh"
 export OMP_WAIT_POLICY=PASSIVE
 skip() { echo "SKIPPED: $*" >&2; exit 77; }
 for tool in Xvfb xdotool python3; do
@@ -100,16 +101,7 @@ fi
     ok "no display: nothing created"
 
 # ---- a virtual display ----------------------------------------------------------------------
-exec 3<>"$TMP/displayfd" || skip "cannot create $TMP/displayfd"
-Xvfb -displayfd 3 -screen 0 640x480x24 -nolisten tcp >"$TMP/xvfb.log" 2>&1 &
-XPID=$!
-for _ in $(seq 50); do
-    num=$(head -1 "$TMP/displayfd" 2>/dev/null)
-    [ -n "$num" ] && break
-    sleep 0.1
-done
-[ -n "${num:-}" ] || skip "Xvfb did not start: $(tail -3 "$TMP/xvfb.log")"
-export DISPLAY=":$num"
+start_xvfb 640x480x24 "$TMP" || skip "no virtual display (above)"
 echo "Xvfb on $DISPLAY"
 
 # The reference: the same run without a window.

@@ -18,6 +18,7 @@ BIN=${1:?usage: test_viewer.sh path/to/vkdream [DIR]}
 CKPT=${2:-.}/nerf_fit_red_cube.safetensors
 fail() { echo "FAIL: $*" >&2; exit 1; }
 skip() { echo "SKIPPED: $*" >&2; exit 77; }
+. "$(dirname "$0")/xvfb_lib.sh"
 
 for tool in Xvfb xdotool python3; do
     command -v "$tool" >/dev/null 2>&1 ||
@@ -105,16 +106,7 @@ msg=$("$BIN" view "$TMP/x.ply" 2>&1) && fail "view x.ply succeeded"
 echo "$msg" | grep -q "\.glb" || fail "view x.ply: message does not point at .glb: $msg"
 
 # ---- a virtual display ----------------------------------------------------------------------
-exec 3<> "$TMP/displayfd" || fail "cannot create $TMP/displayfd"
-Xvfb -displayfd 3 -screen 0 800x600x24 -nolisten tcp >"$TMP/xvfb.log" 2>&1 &
-XPID=$!
-for _ in $(seq 50); do
-    num=$(head -1 "$TMP/displayfd" 2>/dev/null)
-    [ -n "$num" ] && break
-    sleep 0.1
-done
-[ -n "${num:-}" ] || skip "Xvfb did not start: $(tail -3 "$TMP/xvfb.log")"
-export DISPLAY=":$num"
+start_xvfb 800x600x24 "$TMP" || skip "no virtual display (above)"
 echo "ok Xvfb on $DISPLAY"
 
 PROMPT="a red cube"
