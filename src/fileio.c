@@ -63,10 +63,11 @@ vkd_status_t vkd_path_join(char *out, size_t cap, const char *a, const char *b) 
 }
 
 vkd_status_t vkd_mkdir_p(const char *dir) {
+    if (!dir || !*dir) return vkd_fail(VKD_ERR_INVALID, "no directory name given");
     char *tmp = strdup(dir);
     if (!tmp) return vkd_fail(VKD_ERR_NOMEM, "out of memory for the path %s", dir);
     vkd_status_t s = VKD_OK;
-    for (char *p = tmp + 1; *tmp; p++) {
+    for (char *p = tmp + 1;; p++) {
         const int end = !*p;
         if (*p == '/' || end) {
             *p = 0;
